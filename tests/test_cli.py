@@ -1,0 +1,73 @@
+"The `mlp-nbdev` command as a user runs it: a real subprocess on the real data."
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import pytest, torch
+
+EXE = Path(sys.executable).parent/'mlp-nbdev'
+
+def cli(*args, **kw):
+    return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, timeout=600, **kw)
+
+@pytest.fixture(scope='module')
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp('cli')/'run'
+    r = cli('train', '--epochs', 1, '--out', out)
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+def test_train_writes_all_outputs(run_dir):
+    out, r = run_dir
+    assert sorted(p.name for p in out.iterdir()) == ['curves.png', 'metrics.json', 'model.pt', 'predictions.png']
+    m = json.loads((out/'metrics.json').read_text())
+    assert m['config']['model'] == 'concise' and m['config']['recipe'] == 'seed' and m['config']['lr'] == 0.1
+    assert len(m['history']) == 1 and set(m['final']) >= {'train_loss', 'train_acc', 'test_acc'}
+    assert 0.5 < m['final']['test_acc'] <= 1 and m['device'] == 'cpu' and 'torch' in m['versions']
+    assert 'epoch 1/1' in r.stdout and 'outputs:' in r.stdout and 'Traceback' not in r.stderr
+    for png in ('curves.png', 'predictions.png'): assert (out/png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+def test_evaluate_reproduces_accuracy(run_dir, tmp_path):
+    out, _ = run_dir
+    m = json.loads((out/'metrics.json').read_text())
+    r = cli('evaluate', out/'model.pt', '--confusion', tmp_path/'cm.png')
+    assert r.returncode == 0, r.stderr
+    line = [l for l in r.stdout.splitlines() if l.startswith('test accuracy')][0]
+    assert float(line.split()[-1]) == pytest.approx(m['final']['test_acc'], abs=5e-5)
+    assert 'ankle boot' in r.stdout and (tmp_path/'cm.png').stat().st_size > 1000
+
+@pytest.mark.parametrize('args,code,msg', [
+    (['train', '--epochs', '0'], 2, 'must be at least 1, got 0'),
+    (['train', '--lr', 'nan'], 2, 'must be a positive finite number'),
+    (['train', '--lr', '-1'], 2, 'must be a positive finite number'),
+    (['train', '--batch-size', '0'], 2, 'must be at least 1, got 0'),
+    (['train', '--model', 'cnn'], 2, "invalid choice: 'cnn'"),
+    (['train', '--data', '/nonexistent/data'], 2, 'no such folder'),
+    (['evaluate', '/nonexistent/model.pt'], 1, 'no checkpoint at'),
+])
+def test_bad_input(args, code, msg, tmp_path):
+    r = cli(*args, '--out', tmp_path/'out') if args[0] == 'train' else cli(*args)
+    assert r.returncode == code, r.stderr
+    assert msg in r.stderr and 'Traceback' not in r.stderr
+    assert len([l for l in r.stderr.splitlines() if 'error' in l]) == 1
+    assert not (tmp_path/'out').exists()   # nothing half-written
+
+def test_corrupted_checkpoint(run_dir, tmp_path):
+    out, _ = run_dir
+    bad = tmp_path/'model.pt'; bad.write_bytes((out/'model.pt').read_bytes()[:4096])
+    r = cli('evaluate', bad)
+    assert r.returncode == 1 and 'is not a readable checkpoint' in r.stderr and 'Traceback' not in r.stderr
+
+def test_sigint_leaves_loadable_checkpoint(tmp_path):
+    out = tmp_path/'run'
+    p = subprocess.Popen([str(EXE), 'train', '--epochs', '100', '--out', str(out)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, 'PYTHONUNBUFFERED': '1'})
+    lines = []
+    for line in p.stdout:
+        lines.append(line)
+        if line.startswith('epoch 1/100'): break
+    p.send_signal(signal.SIGINT)
+    rest, err = p.communicate(timeout=300)
+    assert p.returncode == 130, err
+    assert 'Traceback' not in err and 'interrupted' in rest
+    ckpt = torch.load(out/'model.pt', weights_only=True)
+    assert ckpt['epoch'] >= 1 and ckpt['config']['epochs'] == 100
+    assert json.loads((out/'metrics.json').read_text())['interrupted'] is True
