@@ -6,13 +6,17 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv data test check-sync check-clean nbtest pytest bench lab
+.PHONY: help venv data train test check-sync check-clean nbtest pytest check-docs bench lab docs readme nbexec
 
 help:
-	@echo "make test   set up .venv and the data, then run every check (sync, clean, notebooks, pytest)"
+	@echo "make test   set up .venv and the data, then run every check (sync, clean, notebooks, pytest, docs)"
+	@echo "make train  set up like make test, then mlp-nbdev train (the notes' recipe) into runs/<timestamp>/; ARGS='--recipe best' to change it"
 	@echo "make data   find or fetch Fashion-MNIST and print where it is"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make lab    open Jupyter Lab on nbs/ with the project's venv as the kernel"
+	@echo "make docs   the docs site in _docs/: nbdev_docs with quarto, else an nbconvert preview (open _docs/index.html)"
+	@echo "make readme write README.md from nbs/index.ipynb (never edit README.md by hand)"
+	@echo "make nbexec run every notebook top to bottom in a real Jupyter kernel (copies; nbs/ untouched)"
 
 # The venv, with the package installed editable and its dev extras; redone only when settings.ini or setup.py change.
 $(STAMP): settings.ini setup.py
@@ -29,7 +33,11 @@ data: $(STAMP)
 	@if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  echo "installing Debian's dataset-fashion-mnist"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; fi
-	@$(PY) -c "from mlp_nbdev.data import get_fashion_mnist, raw_dir; print('Fashion-MNIST is in', raw_dir(get_fashion_mnist()))"
+	@$(BIN)/mlp-nbdev data
+
+# The main job: train the concise MLP with the notes' recipe; the command prints where its outputs are.
+train: data
+	$(BIN)/mlp-nbdev train $(ARGS)
 
 # 1. the modules are what the notebooks export
 check-sync: $(STAMP)
@@ -51,10 +59,28 @@ nbtest: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest tests -rA -p no:cacheprovider | tail -n 40; exit $${PIPESTATUS[0]}
 
-test: data check-sync check-clean nbtest pytest
+# 5. the docs: every notebook a page, every exported name on its page, no error outputs, README.md in sync (no quarto)
+check-docs: $(STAMP)
+	$(PY) .ci/docs.py check
+
+test: data check-sync check-clean nbtest pytest check-docs
 
 bench: data
-	$(PY) bench/bench_data.py
+	$(PY) bench/run.py
 
+# Jupyter from the venv prefers the venv's own `python3` kernelspec (see `$(BIN)/jupyter kernelspec list`)
 lab: data
-	$(BIN)/jupyter lab --notebook-dir=nbs
+	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --notebook-dir=nbs
+
+# quarto on PATH: the nbdev site; else every page through nbconvert into _docs/ (a preview with the plots)
+docs: $(STAMP)
+	@if command -v quarto >/dev/null; then $(BIN)/nbdev_docs; \
+	else echo "quarto is not on PATH (https://quarto.org/docs/get-started/): building an nbconvert preview"; \
+	  $(PY) .ci/docs.py html; fi
+
+readme: $(STAMP)
+	$(PY) .ci/docs.py readme
+
+# every chapter in a real Jupyter kernel, as `make lab` runs it; seconds per notebook
+nbexec: data
+	$(PY) .ci/docs.py exec

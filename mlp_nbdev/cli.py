@@ -199,9 +199,18 @@ class UsageError(ValueError):
     "A bad command-line value found after parsing (exit status 2)."
 
 # %% ../nbs/06_cli.ipynb #c030
-def train(model:str='concise', recipe:str='seed', epochs:int=10, lr:float|None=None, batch_size:int|None=None,
-          hidden:int=256, seed:int=0, device:str|None=None, data:Path|None=None, out:Path|None=None,
-          echo=print)->dict: # the metrics written to `metrics.json`
+def train(model:str='concise', # 'concise' or 'scratch'
+          recipe:str='seed', # a name in `RECIPES`: 'seed' (the notes') or 'best'
+          epochs:int=10, # passes over the training data
+          lr:float|None=None, # learning rate; `None`: the recipe's
+          batch_size:int|None=None, # samples per batch; `None`: the recipe's
+          hidden:int=256, # hidden units
+          seed:int=0, # seeds the initial weights and the shuffle
+          device:str|None=None, # 'cpu', 'cuda', 'mps'; `None`: a GPU if there is one
+          data:Path|None=None, # data root; `None`: `$MLP_NBDEV_DATA`, else `~/.cache/mlp_nbdev`
+          out:Path|None=None, # output folder, new or empty; `None`: `runs/<timestamp>`
+          echo=print, # where the progress lines go
+         )->dict: # the metrics written to `metrics.json`
     "What `mlp-nbdev train` does: train, checkpoint every epoch, and write the four output files into `out`."
     import matplotlib.pyplot as plt
     try: dev = _pick_device(device)
@@ -248,8 +257,12 @@ def train(model:str='concise', recipe:str='seed', epochs:int=10, lr:float|None=N
     return metrics
 
 # %% ../nbs/06_cli.ipynb #c032
-def evaluate(checkpoint:Path, data:Path|None=None, device:str|None=None, confusion:Path|None=None,
-             echo=print)->dict: # `test_acc`, `per_class` accuracies, `confusion` counts
+def evaluate(checkpoint:Path, # a `model.pt` written by `train`
+             data:Path|None=None, # data root; `None`: `$MLP_NBDEV_DATA`, else `~/.cache/mlp_nbdev`
+             device:str|None=None, # 'cpu', 'cuda', 'mps'; `None`: a GPU if there is one
+             confusion:Path|None=None, # also draw the confusion matrix into this PNG
+             echo=print, # where the report goes
+            )->dict: # `test_acc`, `per_class` accuracies, `confusion` counts
     "What `mlp-nbdev evaluate` does: the checkpoint's test accuracy and a per-class table."
     try: dev = _pick_device(device)
     except ValueError as e: raise UsageError(str(e)) from None

@@ -42,7 +42,10 @@ FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530  # pixel mean and std of 
 # %% ../nbs/04_mlp_concise.ipynb #c022
 class Normalize(nn.Module):
     "A fixed first layer: `(X - mean) / std`, saved with the model's `state_dict`."
-    def __init__(self, mean:float=FASHION_MNIST_MEAN, std:float=FASHION_MNIST_STD):
+    def __init__(self,
+                 mean:float=FASHION_MNIST_MEAN, # subtracted from every input
+                 std:float=FASHION_MNIST_STD, # then divided into it
+                ):
         super().__init__()
         self.register_buffer('mean', torch.tensor(float(mean)))
         self.register_buffer('std', torch.tensor(float(std)))
@@ -57,10 +60,10 @@ def _layers(net:nn.Module):
             yield m.W1, m.W1.shape[0], m.b1
             yield m.W2, m.W2.shape[0], m.b2
 
-# %% ../nbs/04_mlp_concise.ipynb #c026
+# %% ../nbs/04_mlp_concise.ipynb #c027
 INITS = ('normal', 'default', 'kaiming')
 
-# %% ../nbs/04_mlp_concise.ipynb #c027
+# %% ../nbs/04_mlp_concise.ipynb #c028
 def init_mlp_(net:nn.Module, # a concise or scratch MLP, changed in place
               init:str='normal', # 'normal': N(0, sigma²) (the notes); 'default': PyTorch's `nn.Linear` init; 'kaiming': N(0, 2/fan_in)
               sigma:float=0.01, # the std for `init='normal'`
@@ -78,7 +81,7 @@ def init_mlp_(net:nn.Module, # a concise or scratch MLP, changed in place
                 else: b.zero_()
     return net
 
-# %% ../nbs/04_mlp_concise.ipynb #c030
+# %% ../nbs/04_mlp_concise.ipynb #c031
 RECIPES = {
     'seed': dict(batch_size=256, lr=0.1, optimizer='sgd', momentum=0., weight_decay=0., schedule=None,
                  init='normal', normalize=False, label_smoothing=0., dropout=0.),
@@ -86,13 +89,14 @@ RECIPES = {
                  init='kaiming', normalize=True, label_smoothing=0.1, dropout=0.),
 }
 
-# %% ../nbs/04_mlp_concise.ipynb #c031
+# %% ../nbs/04_mlp_concise.ipynb #c032
 def make_net(model:str='concise', # 'concise' (`nn.Sequential`) or 'scratch' (`ScratchMLP`)
              num_hiddens:int=256, # hidden units
              init:str='normal', # see `init_mlp_`
              normalize:bool=False, # put `Normalize()` in front
              dropout:float=0., # dropout after the hidden layer (concise only)
-             num_inputs:int=784, num_outputs:int=10,
+             num_inputs:int=784, # features of one flattened input
+             num_outputs:int=10, # classes
             )->nn.Module:
     "An MLP of either kind, initialized, with optional input normalization and dropout."
     if model == 'concise': net = concise_mlp(num_inputs, num_hiddens, num_outputs, dropout)
@@ -103,7 +107,7 @@ def make_net(model:str='concise', # 'concise' (`nn.Sequential`) or 'scratch' (`S
     init_mlp_(net, init)
     return nn.Sequential(Normalize(), net) if normalize else net
 
-# %% ../nbs/04_mlp_concise.ipynb #c033
+# %% ../nbs/04_mlp_concise.ipynb #c034
 def make_trainer(net:nn.Module, # the model to optimize
                  optimizer:str='sgd', # 'sgd', 'nesterov' (SGD, Nesterov momentum) or 'adamw'
                  lr:float=0.1, # learning rate (the peak one with a schedule)
@@ -127,7 +131,7 @@ def make_trainer(net:nn.Module, # the model to optimize
     if not total_steps: raise ValueError("schedule='onecycle' needs total_steps (epochs x batches per epoch).")
     return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps, pct_start=pct_start)
 
-# %% ../nbs/04_mlp_concise.ipynb #c035
+# %% ../nbs/04_mlp_concise.ipynb #c036
 def run_recipe(recipe:dict|str='seed', # a dict like `RECIPES['best']`, or a name in `RECIPES`
                model:str='concise', # 'concise' or 'scratch'
                num_epochs:int=10, # passes over the training data
@@ -149,7 +153,7 @@ def run_recipe(recipe:dict|str='seed', # a dict like `RECIPES['best']`, or a nam
     loss = nn.CrossEntropyLoss(label_smoothing=r['label_smoothing'])
     return net, train_ch3(net, train_iter, test_iter, loss, num_epochs, opt, scheduler=sched, **kwargs)
 
-# %% ../nbs/04_mlp_concise.ipynb #c040
+# %% ../nbs/04_mlp_concise.ipynb #c041
 def ablation_rows(base:str|dict, # the recipe the changes apply to
                   changes:dict, # row name -> the recipe keys it changes
                   **kwargs, # passed to `run_recipe`
@@ -162,10 +166,12 @@ def ablation_rows(base:str|dict, # the recipe the changes apply to
         rows.append(dict(name=name, change=change, test_acc=h.test_acc[-1], seconds=sum(h.seconds)))
     return rows
 
-# %% ../nbs/04_mlp_concise.ipynb #c041
-def rows_to_markdown(rows:list[dict], baseline:float|None=None)->str:
+# %% ../nbs/04_mlp_concise.ipynb #c042
+def rows_to_markdown(rows:list[dict], # from `ablation_rows`
+                     baseline:float|None=None, # accuracy the differences are taken from; `None`: the first row's
+                    )->str:
     "A markdown table of `ablation_rows`, with each row's difference from `baseline` (default: the first row)."
     baseline = rows[0]['test_acc'] if baseline is None else baseline
-    out = ['| change | test accuracy | vs. first row | seconds |', '|---|---|---|---|']
-    for r in rows: out.append(f"| {r['name']} | {r['test_acc']:.4f} | {100*(r['test_acc']-baseline):+.2f} pts | {r['seconds']:.1f} |")
+    out = ['| change | test accuracy | vs. first row |', '|---|---|---|']
+    for r in rows: out.append(f"| {r['name']} | {r['test_acc']:.4f} | {100*(r['test_acc']-baseline):+.2f} pts |")
     return '\n'.join(out)

@@ -60,7 +60,8 @@ def check_raw_file(path:Path, # a decompressed IDX file in `ROOT/FashionMNIST/ra
         raise DataError(f"{path} is corrupted: its MD5 checksum does not match Fashion-MNIST's. {fix}")
 
 # %% ../nbs/00_data.ipynb #c014
-def raw_dir(root:str|os.PathLike|None=None)->Path:
+def raw_dir(root:str|os.PathLike|None=None, # data root; `None`: see `data_root`
+           )->Path: # `ROOT/FashionMNIST/raw`
     "The folder `ROOT/FashionMNIST/raw` that torchvision reads."
     return data_root(root)/'FashionMNIST'/'raw'
 
@@ -209,10 +210,10 @@ def load_data_fashion_mnist(batch_size:int, # samples per batch
     return (TensorBatches(Xtr, ytr, batch_size, shuffle=True, resize=resize, seed=seed, device=device),
             TensorBatches(Xte, yte, batch_size, shuffle=False, resize=resize, device=device))
 
-# %% ../nbs/00_data.ipynb #c056
+# %% ../nbs/00_data.ipynb #c057
 TEXT_LABELS = ('t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot')
 
-# %% ../nbs/00_data.ipynb #c057
+# %% ../nbs/00_data.ipynb #c058
 def get_fashion_mnist_labels(labels:Tensor|Sequence[int]|int, # class indices in 0..9
                             )->list[str]: # their names
     "The text names of Fashion-MNIST class indices."
@@ -221,7 +222,7 @@ def get_fashion_mnist_labels(labels:Tensor|Sequence[int]|int, # class indices in
     if bad: raise ValueError(f"Fashion-MNIST class indices are the ints 0..9, got {bad[:5]}.")
     return [TEXT_LABELS[i] for i in idx]
 
-# %% ../nbs/00_data.ipynb #c059
+# %% ../nbs/00_data.ipynb #c060
 def show_images(imgs:Tensor|Sequence, # images `(N, H, W)` or `(N, 1, H, W)`, on any device
                 num_rows:int, # rows of the grid
                 num_cols:int, # columns of the grid

@@ -74,7 +74,8 @@ def accuracy(y_hat:Tensor, # scores `(B, C)`, or predicted labels `(B,)`
 # %% ../nbs/02_training.ipynb #c018
 class Accumulator:
     "Sums over `n` variables, as d2l's `Accumulator`."
-    def __init__(self, n:int): self.data = [0.0] * n
+    def __init__(self, n:int): # how many sums to keep
+        self.data = [0.0] * n
     def add(self, *args): self.data = [a + float(b) for a, b in zip(self.data, args)]
     def reset(self): self.data = [0.0] * len(self.data)
     def __getitem__(self, idx): return self.data[idx]
@@ -110,7 +111,7 @@ def evaluate_accuracy(net, # an `nn.Module`, or any function from `X` to scores
 class History:
     "Per-epoch records `{epoch, train_loss, train_acc, test_acc, seconds}`: a list, with each column as an attribute."
     keys = ('epoch', 'train_loss', 'train_acc', 'test_acc', 'seconds')
-    def __init__(self, records:Iterable[dict]=()):
+    def __init__(self, records:Iterable[dict]=()): # per-epoch dicts to start from, e.g. `History(h.to_dicts())`
         self.records = [dict(r) for r in records]
         self.interrupted = False  # `True` when Ctrl-C stopped training early
         self.figure = None        # the curves' `matplotlib` figure, when training drew them
@@ -159,9 +160,17 @@ def _plot_lines(ax, X, Y, fmts, legend=None, xlabel=None, ylabel=None, xlim=None
 # %% ../nbs/02_training.ipynb #c032
 class Animator:
     "d2l's `Animator`: lines that grow point by point, redrawn in place in Jupyter and silent elsewhere."
-    def __init__(self, xlabel:str|None=None, ylabel:str|None=None, legend:Sequence[str]|None=None,
-                 xlim=None, ylim=None, xscale:str='linear', yscale:str='linear',
-                 fmts:Sequence[str]=('-', 'm--', 'g-.', 'r:'), nrows:int=1, ncols:int=1,
+    def __init__(self,
+                 xlabel:str|None=None, # label of the x axis
+                 ylabel:str|None=None, # label of the y axis
+                 legend:Sequence[str]|None=None, # one name per line
+                 xlim=None, # `(low, high)` of the x axis; `None`: automatic
+                 ylim=None, # `(low, high)` of the y axis; `None`: automatic
+                 xscale:str='linear', # 'linear' or 'log'
+                 yscale:str='linear', # 'linear' or 'log'
+                 fmts:Sequence[str]=('-', 'm--', 'g-.', 'r:'), # matplotlib format of each line
+                 nrows:int=1, # rows of subplots
+                 ncols:int=1, # columns of subplots
                  figsize:tuple=(3.5, 2.5), # inches
                  live:bool|None=None, # redraw in place on every `add`; `None`: only in a Jupyter kernel
                 ):
@@ -301,7 +310,12 @@ _CHECK_EVERY = 50  # batches between two checks for a diverging loss
 
 class DivergenceError(FloatingPointError):
     "The training loss became NaN or infinite; `.history` holds the epochs completed before."
-    def __init__(self, msg, epoch=None, batch=None, history=None):
+    def __init__(self,
+                 msg:str, # what happened and what to try
+                 epoch:int|None=None, # the epoch (from 1) where the loss stopped being finite
+                 batch:int|None=None, # the batch (from 1) in that epoch
+                 history=None, # the `History` of the epochs completed before
+                ):
         super().__init__(msg)
         self.epoch, self.batch, self.history = epoch, batch, history
 
