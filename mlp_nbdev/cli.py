@@ -155,7 +155,7 @@ def make_parser()->argparse.ArgumentParser:
     t.add_argument('--model', choices=['concise', 'scratch'], default='concise',
                    help="'concise' (nn.Sequential) or 'scratch' (hand-written parameters); default concise")
     t.add_argument('--recipe', choices=sorted(RECIPES), default='seed',
-                   help="'seed': the notes' recipe; 'best': normalization, Kaiming init, AdamW, one-cycle, label smoothing; default seed")
+                   help="'seed': the notes' recipe; 'best': normalized inputs, Kaiming init, Nesterov SGD with a one-cycle schedule, label smoothing, batch 128; default seed")
     t.add_argument('--epochs', type=_positive_int, default=10, help='passes over the training data (default 10)')
     t.add_argument('--lr', type=_positive_float, default=None, help="learning rate (default: the recipe's, 0.1 for seed)")
     t.add_argument('--batch-size', type=_positive_int, default=None, help="samples per batch (default: the recipe's, 256 for seed)")

@@ -85,7 +85,7 @@ def init_mlp_(net:nn.Module, # a concise or scratch MLP, changed in place
 RECIPES = {
     'seed': dict(batch_size=256, lr=0.1, optimizer='sgd', momentum=0., weight_decay=0., schedule=None,
                  init='normal', normalize=False, label_smoothing=0., dropout=0.),
-    'best': dict(batch_size=128, lr=2e-3, optimizer='adamw', momentum=0., weight_decay=0.1, schedule='onecycle',
+    'best': dict(batch_size=128, lr=0.1, optimizer='nesterov', momentum=0.9, weight_decay=5e-4, schedule='onecycle',
                  init='kaiming', normalize=True, label_smoothing=0.1, dropout=0.),
 }
 
