@@ -187,11 +187,14 @@ class TensorBatches:
         n, bs = len(self.labels), self.batch_size
         order = torch.randperm(n, generator=self.gen).to(self.device) if self.shuffle else None
         for i in range(0, n, bs):
-            idx = slice(i, i+bs) if order is None else order[i:i+bs]
-            X = self.images[idx].float().div_(255)
+            if order is None: X, y = self.images[i:i+bs], self.labels[i:i+bs]
+            else:  # `index_select` gathers a batch much faster than fancy indexing (about 4 vs 140 µs here)
+                idx = order[i:i+bs]
+                X, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
+            X = X.float().div_(255)
             if self.size is not None and self.size != tuple(X.shape[-2:]):
                 X = F.interpolate(X, size=self.size, mode='bilinear', antialias=True, align_corners=False)
-            yield X, self.labels[idx]
+            yield X, y
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.num_samples} samples, batch_size={self.batch_size}, "
