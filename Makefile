@@ -39,11 +39,16 @@ data: $(STAMP)
 train: data
 	$(BIN)/mlp-nbdev train $(ARGS)
 
-# 1. the modules are what the notebooks export
+# 1. the modules are what the notebooks export: a hand edit (committed or not) or a stale export fails
 check-sync: $(STAMP)
-	$(BIN)/nbdev_export
-	@if [ -n "$$(git status --porcelain -- mlp_nbdev)" ]; then git status --short -- mlp_nbdev; \
-	  echo "FAIL sync: mlp_nbdev/ differs from what nbdev_export writes. Edit the notebooks, not the .py files; run nbdev_export and commit."; exit 1; fi
+	@before=$$(mktemp -d); cp -r mlp_nbdev "$$before/"; \
+	$(BIN)/nbdev_export; \
+	changed=$$(diff -rq -x __pycache__ "$$before/mlp_nbdev" mlp_nbdev); \
+	if [ -n "$$changed" ] || [ -n "$$(git status --porcelain -- mlp_nbdev)" ]; then \
+	  echo "$$changed"; git status --short -- mlp_nbdev; \
+	  echo "FAIL sync: mlp_nbdev/ differs from what nbdev_export writes. Edit the notebooks, not the .py files"; \
+	  echo "  (the files as they were before the export are in $$before/mlp_nbdev); run nbdev_export and commit."; exit 1; fi; \
+	rm -rf "$$before"
 
 # 2. the notebooks are clean (no stray metadata, execution counts kept tidy)
 check-clean: $(STAMP)
