@@ -9,8 +9,8 @@
    (the reference's sampler draws the project's permutations; `--d2l-shuffle` for d2l's own), so the two
    accuracies differ only by float rounding and the biases' start (d2l keeps PyTorch's, the project zeros them).
    Wall seconds of each, from reading the files to the last test evaluation, their ratio, and both final test
-   accuracies; the project twice: in float32, like for like, and under `torch.autocast(bfloat16)`. Targets: ratio
-   >= 12, accuracies within 0.5 points.
+   accuracies; the project twice: in float32, like for like, and with `train_ch3(..., amp='bf16')` (bfloat16
+   autocast). Targets: ratio >= 12, accuracies within 0.5 points.
 2. `efficiency`: that same project run's FLOPs (see `bench/roofline.py`) against the time its matrix products alone
    take, `torch.mm` at the layer shapes timed in this process after every epoch (in bfloat16 for the autocast run).
    Target: >= 75% on the CPU.
@@ -61,12 +61,10 @@ def project_seed(num_epochs, seed, root, device='cpu', min_s=0.01, bf16=False)->
         t = time.perf_counter()
         probes.append(roofline.probe(256, 256, device, SIZES, torch.bfloat16 if bf16 else torch.float32, min_s=min_s))
         probe_s[0] += time.perf_counter() - t
-    # bf16: autocast's matrix products in bfloat16, the weights and the loss in float32; no cast cache, as the cache
-    # would keep the first step's bf16 weights for the whole run
+    # bf16: train_ch3's `amp='bf16'`, the matrix products in bfloat16, the weights, steps and loss in float32
     t = time.perf_counter()
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=False):
-        _, h = run_recipe('seed', num_epochs=num_epochs, seed=seed, root=root, device=None if device.type == 'cpu' else device,
-                          draw=False, verbose=False, on_epoch_end=probe)
+    _, h = run_recipe('seed', num_epochs=num_epochs, seed=seed, root=root, device=None if device.type == 'cpu' else device,
+                      draw=False, verbose=False, on_epoch_end=probe, amp='bf16' if bf16 else None)
     wall = time.perf_counter() - t - probe_s[0]
     return dict(wall_s=wall, history=h.to_dicts(), test_acc=h.test_acc[-1], probes=probes, epoch_s=h.seconds)
 
@@ -150,7 +148,7 @@ def table(report)->str:
         note = f"{s['ratio']:.1f}x faster than d2l" if 'ratio' in s else ''
         lines.append(f"| mlp_nbdev `train_ch3`, seed recipe (CPU) | {s['project_s']:.2f} | {s['project_test_acc']:.4f} | {note} |")
         note = f"{s['ratio_bf16']:.1f}x faster than d2l" if 'ratio_bf16' in s else ''
-        lines.append(f"| the same under `torch.autocast(bfloat16)` | {s['project_bf16_s']:.2f} | {s['project_bf16_test_acc']:.4f} | {note} |")
+        lines.append(f"| the same with `amp='bf16'` (bfloat16 autocast) | {s['project_bf16_s']:.2f} | {s['project_bf16_test_acc']:.4f} | {note} |")
     e = report.get('efficiency')
     if e:
         lines.append(f"| its matrix products alone (`torch.mm` at the layer shapes) | {e['limit_s']:.2f} | | "

@@ -5,6 +5,7 @@
 # %% ../nbs/02_training.ipynb #c003
 from __future__ import annotations
 import math, os, sys, time
+from contextlib import nullcontext
 from collections.abc import Callable, Iterable, Sequence
 from io import BytesIO
 
@@ -89,20 +90,39 @@ def _modes(net)->list:
 def _restore(modes:list):
     for m, training in modes: m.training = training
 
+# %% ../nbs/02_training.ipynb #c044a
+_AMP = {'bf16': torch.bfloat16, 'bfloat16': torch.bfloat16, torch.bfloat16: torch.bfloat16}
+
+def _amp_dtype(amp)->torch.dtype|None:
+    "The autocast dtype `amp` names (`None`: float32 throughout), or a clear error."
+    if amp is None: return None
+    try: return _AMP[amp]
+    except (KeyError, TypeError): pass
+    raise ValueError(f"amp={amp!r} is not supported: use amp='bf16' (bfloat16 autocast) or None (float32). float16 would "
+                     "need a gradient scaler, which this trainer does not keep.")
+
+def _autocast(dtype:torch.dtype|None, device:torch.device):
+    "Autocast to `dtype` for one forward pass on `device`: a fresh context per batch, so no weight cast outlives a step."
+    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+
 # %% ../nbs/02_training.ipynb #c022
 def evaluate_accuracy(net, # an `nn.Module`, or any function from `X` to scores
                       data_iter:Iterable, # batches `(X, y)`
                       device:str|torch.device|None=None, # `None`: where `net`'s parameters are
+                      *,
+                      amp:str|None=None, # `'bf16'`: forward passes under `torch.autocast(bfloat16)`; `None`: float32
                      )->float: # the fraction of correct predictions
     "Accuracy of `net` on `data_iter`, in `eval()` mode under `torch.inference_mode()`; modes are restored after."
-    device, modes = resolve_device(device, net), _modes(net)
+    device, modes, dtype = resolve_device(device, net), _modes(net), _amp_dtype(amp)
     if isinstance(net, nn.Module): net.eval()
     correct, n = [], 0
     try:
         with torch.inference_mode():
             for X, y in data_iter:
                 X, y = _to(X, device), _to(y, device)
-                correct.append(_correct(net(X), y)); n += y.numel()
+                with _autocast(dtype, X.device): y_hat = net(X)
+                correct.append(_correct(y_hat, y)); n += y.numel()
     finally: _restore(modes)
     if n == 0: raise ValueError("data_iter yielded no batches: it is empty (or a one-shot iterator already used up).")
     return torch.stack(correct).sum().item() / n
@@ -332,16 +352,17 @@ def _diverged(means:list[Tensor], offset:int, epoch:int, num_batches, updater)->
                            f"diverged. The usual cause is a learning rate that is too high{hint}.", epoch, batch)
 
 # %% ../nbs/02_training.ipynb #c048
-def _train_epoch(net, train_iter, loss, updater, device, epoch:int=1, scheduler=None, bar=None)->tuple[float, float]:
+def _train_epoch(net, train_iter, loss, updater, device, epoch:int=1, scheduler=None, bar=None, amp=None)->tuple[float, float]:
     "One pass over `train_iter`: `(mean loss, accuracy)`, read from the device once."
     is_opt = isinstance(updater, torch.optim.Optimizer)
     if isinstance(net, nn.Module): net.train()
     means, preds, labels, last = [], [], [], 0  # per batch, on the device
     for i, (X, y) in enumerate(train_iter if bar is None else bar):
         if device is not None: X, y = _to(X, device), _to(y, device)
-        y_hat = net(X)
-        if i == 0: _check_scores(y_hat, y)
-        l = loss(y_hat, y)
+        with _autocast(amp, X.device):  # forward and loss only; backward follows the dtypes they chose
+            y_hat = net(X)
+            if i == 0: _check_scores(y_hat, y)
+            l = loss(y_hat, y)
         if i == 0: _check_loss(l, y.shape[0])
         if is_opt:
             l = l.mean() if l.ndim else l
@@ -359,7 +380,7 @@ def _train_epoch(net, train_iter, loss, updater, device, epoch:int=1, scheduler=
                 raise _diverged(means[last:], last, epoch, _len(train_iter), updater)
             last = i + 1
     if not labels: raise ValueError("train_iter yielded no batches: it is empty (or a one-shot iterator already used up).")
-    m = torch.stack(means).float()
+    m = torch.stack(means).float()  # float32 even when the losses were bfloat16
     sizes = torch.tensor([len(y) for y in labels], dtype=m.dtype, device=m.device)
     total, n = (m * sizes).sum().item(), sum(len(y) for y in labels)
     if not math.isfinite(total): raise _diverged(means[last:], last, epoch, len(labels), updater)
@@ -373,10 +394,12 @@ def train_epoch(net, # an `nn.Module`, or any function from `X` to scores
                 loss:Callable, # `loss(y_hat, y)`, with `reduction='none'` or `'mean'`
                 updater, # a `torch.optim.Optimizer`, or `updater(batch_size)` as the from-scratch `sgd`
                 device:str|torch.device|None=None, # `None`: where `net`'s parameters are
+                *,
+                amp:str|None=None, # `'bf16'`: forward and loss under `torch.autocast(bfloat16)`; `None`: float32
                )->tuple[float, float]: # `(train loss, train accuracy)`, means over the epoch
     "Train `net` for one epoch, as d2l's `train_epoch_ch3`."
     _check_args(net, loss, updater, 1, train_iter=train_iter)
-    return _train_epoch(net, train_iter, loss, updater, resolve_device(device, net))
+    return _train_epoch(net, train_iter, loss, updater, resolve_device(device, net), amp=_amp_dtype(amp))
 
 # %% ../nbs/02_training.ipynb #c055
 def _epoch_line(r:dict, num_epochs:int)->str:
@@ -406,9 +429,11 @@ def train_ch3(net, # an `nn.Module`, or any function from `X` to scores (the fro
               progress:bool|None=None, # progress bar over batches; `None`: with `draw`, in Jupyter or a terminal
               scheduler=None, # a learning-rate scheduler, stepped after every batch
               on_epoch_end:Callable|None=None, # called as `on_epoch_end(epoch, history, net)` after every epoch
+              amp:str|None=None, # `'bf16'`: forward passes and losses under `torch.autocast(bfloat16)`, weights and steps in float32
              )->History: # one record per epoch; `.interrupted` is `True` after Ctrl-C
     "Train `net` on `train_iter` for `num_epochs`, testing after every epoch, as d2l's `train_ch3`."
     _check_args(net, loss, updater, num_epochs, train_iter=train_iter, test_iter=test_iter)
+    dtype = _amp_dtype(amp)
     dev = resolve_device(device, net)
     if device is not None and isinstance(net, nn.Module): net.to(dev)
     frontend = _frontend()
@@ -420,9 +445,9 @@ def train_ch3(net, # an `nn.Module`, or any function from `X` to scores (the fro
         for epoch in range(1, num_epochs + 1):
             t0 = time.perf_counter()
             bar = _progress_bar(train_iter, frontend) if progress else None
-            train_loss, train_acc = _train_epoch(net, train_iter, loss, updater, dev, epoch, scheduler, bar)
+            train_loss, train_acc = _train_epoch(net, train_iter, loss, updater, dev, epoch, scheduler, bar, dtype)
             bar = None
-            test_acc = evaluate_accuracy(net, test_iter, dev)
+            test_acc = evaluate_accuracy(net, test_iter, dev, amp=amp)
             history.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc, test_acc=test_acc,
                                 seconds=time.perf_counter() - t0))
             if anim is not None: anim.add(epoch, [train_loss, train_acc, test_acc])
