@@ -163,7 +163,7 @@ def make_parser()->argparse.ArgumentParser:
     t.add_argument('--seed', type=int, default=0, help='random seed for the initial weights and the shuffle (default 0)')
     t.add_argument('--device', default=None, help="'cpu', 'cuda', 'mps' (default: a GPU if there is one, else the CPU)")
     t.add_argument('--amp', choices=['bf16'], default=None,
-                   help="'bf16': forward passes under bfloat16 autocast, weights and steps in float32 (1.6-1.9x faster on "
+                   help="'bf16': forward passes under bfloat16 autocast, weights and steps in float32 (1.4-1.9x faster on "
                         "this project's 2-core CPU, same accuracy; see bench/run.py); default float32")
     t.add_argument('--data', type=_existing_dir, default=None, help=data_help)
     t.add_argument('--out', type=Path, default=None, help='output folder (default runs/<timestamp>); must be new or empty')
