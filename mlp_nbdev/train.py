@@ -105,7 +105,6 @@ def _autocast(dtype:torch.dtype|None, device:torch.device):
     "Autocast to `dtype` for one forward pass on `device`: a fresh context per batch, so no weight cast outlives a step."
     return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
-
 # %% ../nbs/02_training.ipynb #c022
 def evaluate_accuracy(net, # an `nn.Module`, or any function from `X` to scores
                       data_iter:Iterable, # batches `(X, y)`
