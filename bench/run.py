@@ -17,11 +17,11 @@
 3. `fast`: the GPU-style trainer (`bench/fast.py`: data resident on the device as uint8, no host sync per step,
    CUDA graphs or `torch.compile` where they win, setup time reported apart) for the seed and best recipes and
    large-batch variants, on CUDA when there is a GPU (targets on one H100: seed recipe < 0.5 s, best < 1 s for 10
-   epochs), else on the CPU.
+   epochs), else on the CPU (eager, and `torch.compile` when a C++ compiler is on PATH).
 0. `data` (not with `--quick`): `bench/bench_data.py`, the loader alone against torchvision's.
 """
 from __future__ import annotations
-import argparse, json, os, platform, sys, time
+import argparse, json, os, platform, shutil, sys, time
 from pathlib import Path
 import torch
 
@@ -94,13 +94,17 @@ def seed_vs_d2l(num_epochs, seed, root, reference=True, same_order=True)->tuple[
     eff['bf16_autocast'] = {k: e16[k] for k in ('run_s', 'limit_s', 'run_gflops', 'mm_gflops', 'efficiency', 'gemm_us')}
     return out, eff
 
+def has_cxx()->bool:
+    "Whether a C++ compiler is on PATH: `torch.compile` needs one to build its CPU kernels."
+    return any(shutil.which(c) for c in ('g++', 'c++', 'clang++'))
+
 def fast_rows(device, num_epochs, seed, root, quick=False, modes=None, dtypes=None, min_s=0.01)->dict:
     "Section 3: the GPU-style trainer, every recipe x mode x dtype asked for; the fastest kept per recipe."
     device = torch.device(device)
     cuda = device.type == 'cuda'
     data = device_data(root, device, limit=12000 if quick else None)
     n_train, n_test = len(data[1]), len(data[3])
-    modes = modes or (['eager', 'graph', 'compile'] if cuda else ['eager'])
+    modes = modes or (['eager', 'graph', 'compile'] if cuda else ['eager', 'compile'] if has_cxx() else ['eager'])
     dtypes = dtypes or ['float32', 'bfloat16']
     recipes = {'seed': dict(recipe='seed'), 'seed, batch 1024': dict(recipe='seed', batch_size=1024, lr=0.4),
                'best': dict(recipe='best'), 'best, batch 512': dict(recipe='best', batch_size=512, lr=0.2)}
@@ -175,7 +179,7 @@ def main(argv=None):
     p.add_argument('--d2l-shuffle', action='store_true',
                    help="let the reference shuffle as d2l does; by default it draws the project's order of batches, so both runs see the same batches")
     p.add_argument('--sections', default=None, help="comma-separated subset of 'data,seed,fast' (default: all)")
-    p.add_argument('--modes', default=None, help="section 3 modes, e.g. 'eager,compile' (default: all on CUDA, eager on CPU)")
+    p.add_argument('--modes', default=None, help="section 3 modes, e.g. 'eager,compile' (default: all on CUDA; on CPU eager, and compile when a C++ compiler is found)")
     p.add_argument('--dtypes', default=None, help="section 3 dtypes, e.g. 'float32,bfloat16'")
     p.add_argument('--root', default=None, help='data root (default: see mlp_nbdev.data.data_root)')
     p.add_argument('--out', default=None, help='also write the JSON report to this file')

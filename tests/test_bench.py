@@ -8,6 +8,7 @@ BENCH = Path(__file__).parents[1]/'bench'
 sys.path.insert(0, str(BENCH))
 import roofline
 from fast import FastMLP
+from run import has_cxx
 from mlp_nbdev.concise import make_net, make_trainer, RECIPES
 
 def synthetic(n=512, n_test=128, seed=0):
@@ -64,6 +65,16 @@ def test_fast_bad_input():
     with pytest.raises(ValueError, match="needs a CUDA device"): FastMLP(synthetic(), mode='graph')
     with pytest.raises(ValueError, match="without dropout"): FastMLP(synthetic(), dict(dropout=0.2))
 
+@pytest.mark.skipif(not has_cxx(), reason='torch.compile on the CPU needs a C++ compiler')
+def test_compile_mode_matches_eager():
+    "The compiled step (on a GPU, with CUDA graphs on top) trains to the same weights as the eager step, warm-up undone."
+    data = synthetic()
+    fits = {m: FastMLP(data, 'best', num_epochs=2, seed=3, mode=m) for m in ('eager', 'compile')}
+    res = {m: f.fit() for m, f in fits.items()}
+    assert res['compile']['setup_s'] > 0 and fits['compile'].step is not fits['compile']._step
+    torch.testing.assert_close(fits['compile'].P, fits['eager'].P, rtol=1e-4, atol=1e-5)
+    assert [r['train_loss'] for r in res['compile']['records']] == pytest.approx([r['train_loss'] for r in res['eager']['records']], rel=1e-4)
+
 def test_quick_mode_on_cpu(tmp_path):
     "`bench/run.py --device cpu --quick`: the project run and the GPU-style path on the CPU, one JSON report."
     out = tmp_path/'report.json'
@@ -75,7 +86,9 @@ def test_quick_mode_on_cpu(tmp_path):
     s, e, f = rep['seed_vs_d2l'], rep['efficiency'], rep['fast']
     assert s['project_test_acc'] > 0.6 and s['project_s'] > 0 and 'reference_s' not in s
     assert e['flops']['train_per_sample'] == 818176 and 0 < e['efficiency'] and e['limit_s'] > 0
-    assert {(x['recipe'], x['dtype']) for x in f['rows']} == {(a, b) for a in ('seed', 'best') for b in ('float32', 'bfloat16')}
+    modes = ('eager', 'compile') if has_cxx() else ('eager',)
+    assert sorted((x['recipe'], x['mode'], x['dtype']) for x in f['rows']) == sorted(
+        (a, m, b) for a in ('seed', 'best') for m in modes for b in ('float32', 'bfloat16'))
     assert all('error' not in x and x['test_acc'] > 0.3 for x in f['rows']), f['rows']
     assert f['kept']['best']['test_acc'] > 0.7
     assert '| `bench/fast.py` trainer, best (cpu' in r.stdout
