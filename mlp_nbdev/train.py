@@ -351,14 +351,14 @@ def _diverged(means:list[Tensor], offset:int, epoch:int, num_batches, updater)->
                            f"diverged. The usual cause is a learning rate that is too high{hint}.", epoch, batch)
 
 # %% ../nbs/02_training.ipynb #c048
-def _train_epoch(net, train_iter, loss, updater, device, epoch:int=1, scheduler=None, bar=None, amp=None)->tuple[float, float]:
+def _train_epoch(net, train_iter, loss, updater, device, epoch:int=1, scheduler=None, bar=None, dtype=None)->tuple[float, float]:
     "One pass over `train_iter`: `(mean loss, accuracy)`, read from the device once."
     is_opt = isinstance(updater, torch.optim.Optimizer)
     if isinstance(net, nn.Module): net.train()
     means, preds, labels, last = [], [], [], 0  # per batch, on the device
     for i, (X, y) in enumerate(train_iter if bar is None else bar):
         if device is not None: X, y = _to(X, device), _to(y, device)
-        with _autocast(amp, X.device):  # forward and loss only; backward follows the dtypes they chose
+        with _autocast(dtype, X.device):  # forward and loss only; backward follows the dtypes they chose
             y_hat = net(X)
             if i == 0: _check_scores(y_hat, y)
             l = loss(y_hat, y)
@@ -398,7 +398,7 @@ def train_epoch(net, # an `nn.Module`, or any function from `X` to scores
                )->tuple[float, float]: # `(train loss, train accuracy)`, means over the epoch
     "Train `net` for one epoch, as d2l's `train_epoch_ch3`."
     _check_args(net, loss, updater, 1, train_iter=train_iter)
-    return _train_epoch(net, train_iter, loss, updater, resolve_device(device, net), amp=_amp_dtype(amp))
+    return _train_epoch(net, train_iter, loss, updater, resolve_device(device, net), dtype=_amp_dtype(amp))
 
 # %% ../nbs/02_training.ipynb #c055
 def _epoch_line(r:dict, num_epochs:int)->str:
@@ -446,7 +446,7 @@ def train_ch3(net, # an `nn.Module`, or any function from `X` to scores (the fro
             bar = _progress_bar(train_iter, frontend) if progress else None
             train_loss, train_acc = _train_epoch(net, train_iter, loss, updater, dev, epoch, scheduler, bar, dtype)
             bar = None
-            test_acc = evaluate_accuracy(net, test_iter, dev, amp=amp)
+            test_acc = evaluate_accuracy(net, test_iter, dev, amp=dtype)
             history.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc, test_acc=test_acc,
                                 seconds=time.perf_counter() - t0))
             if anim is not None: anim.add(epoch, [train_loss, train_acc, test_acc])
