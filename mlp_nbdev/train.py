@@ -11,8 +11,8 @@ import torch
 from torch import nn, Tensor
 from fastcore.meta import delegates
 from .display import _frontend, curves_animator, show_images
-from .loop import (Accumulator, Callback, DivergenceError, History, Learner, _diverged, accuracy,
-                            evaluate_accuracy, inference, resolve_device, try_gpu)
+from .inference import Accumulator, accuracy, evaluate_accuracy, inference, resolve_device, try_gpu
+from .loop import Callback, DivergenceError, History, Learner, _diverged
 
 # %% auto #0
 __all__ = ['NotLearningWarning', 'DivergenceGuard', 'ProgressBar', 'EpochLine', 'Curves', 'LRSchedule', 'OnEpochEnd',
