@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['WriteError', 'writing', 'atomic_write']
+__all__ = ['WriteError', 'writing', 'atomic_write', 'small_disk']
 
 # %% ../nbs/00_files.ipynb #c006
 class WriteError(OSError):
@@ -62,3 +62,17 @@ def atomic_write(path:str|os.PathLike, # the file to (re)write
         finally:
             if os.path.exists(tmp): os.unlink(tmp)
     return path
+
+# %% ../nbs/00_files.ipynb #c017
+@contextmanager
+def small_disk(size:str='256k'): # the filesystem's size, as `mount -o size=` takes it: '256k', '60m'
+    "For tests: a temporary folder on a real filesystem of `size` where mounting a tmpfs is allowed; yields `(folder, real)`."
+    import subprocess
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)/'disk'; folder.mkdir()
+        cmd = ['mount', '-t', 'tmpfs', '-o', f'size={size}', 'tmpfs', str(folder)]
+        try: real = subprocess.run(cmd, capture_output=True).returncode == 0
+        except OSError: real = False  # no `mount` command at all
+        try: yield folder, real
+        finally:
+            if real: subprocess.run(['umount', '-l', str(folder)], check=True)
