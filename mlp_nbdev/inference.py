@@ -4,14 +4,17 @@
 
 # %% ../nbs/04a_inference.ipynb #i003
 from __future__ import annotations
+import time, warnings
 from contextlib import nullcontext
 from collections.abc import Iterable, Iterator
 
 import torch
 from torch import nn, Tensor
+import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['try_gpu', 'resolve_device', 'accuracy', 'Accumulator', 'inference', 'evaluate_accuracy']
+__all__ = ['try_gpu', 'resolve_device', 'accuracy', 'Accumulator', 'AmpWarning', 'native_bf16', 'bf16_slowdown', 'inference',
+           'evaluate_accuracy']
 
 # %% ../nbs/04a_inference.ipynb #c008
 def _mps_available()->bool:
@@ -85,30 +88,78 @@ def _modes(net)->list:
 def _restore(modes:list):
     for m, training in modes: m.training = training
 
-# %% ../nbs/04a_inference.ipynb #c044a
-_AMP = {'bf16': torch.bfloat16, 'bfloat16': torch.bfloat16, torch.bfloat16: torch.bfloat16}
+# %% ../nbs/04a_inference.ipynb #i041
+class AmpWarning(UserWarning):
+    "`amp='bf16'` was asked for where bfloat16 autocast is slower than float32, so float32 runs instead."
 
-def _amp_dtype(amp)->torch.dtype|None:
-    "The autocast dtype `amp` names (`None`: float32 throughout), or a clear error."
-    if amp is None: return None
-    try: return _AMP[amp]
-    except (KeyError, TypeError): pass
-    raise ValueError(f"amp={amp!r} is not supported: use amp='bf16' (bfloat16 autocast) or None (float32). float16 would "
-                     "need a gradient scaler, which this trainer does not keep.")
+_BF16_SLOWDOWN = {}  # device type -> bfloat16 step time / float32 step time, probed once per process
+
+def native_bf16(device:torch.device|str='cpu')->bool:
+    "Whether `device` multiplies bfloat16 natively: a CUDA GPU that supports it, or a CPU with AVX-512 BF16 or AMX."
+    device = torch.device(device)
+    if device.type == 'cuda': return torch.cuda.is_bf16_supported()
+    if device.type != 'cpu': return True  # MPS and others: let the probe decide
+    cpu = torch.cpu
+    return bool(getattr(cpu, '_is_avx512_bf16_supported', lambda: False)() or getattr(cpu, '_is_amx_tile_supported', lambda: False)())
+
+def _where(device:torch.device)->str:
+    if device.type == 'cpu': return f"this CPU ({torch.backends.cpu.get_cpu_capability()})"
+    return f"this {device.type.upper()} device" + (f" ({torch.cuda.get_device_name(device)})" if device.type == 'cuda' else '')
 
 def _autocast(dtype:torch.dtype|None, device:torch.device):
     "Autocast to `dtype` for one forward pass on `device`: a fresh context per batch, so no weight cast outlives a step."
     return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+# %% ../nbs/04a_inference.ipynb #i042
+def _probe(device:torch.device, reps:int=5)->float:
+    "Best-of-`reps` time of a 784-256-10 training step under bfloat16 autocast, over the same in float32."
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(256, 784, generator=g).to(device), torch.randint(0, 10, (256,), generator=g).to(device)
+    W1, W2 = [(0.01 * torch.randn(*s, generator=g)).to(device).requires_grad_() for s in ((784, 256), (256, 10))]
+    sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
+    def best(dtype):
+        times = []
+        for _ in range(reps + 3):  # three warm-ups: the first bfloat16 steps compile kernels
+            sync(); t = time.perf_counter()
+            with _autocast(dtype, device): l = F.cross_entropy(torch.relu(X @ W1) @ W2, y)
+            l.backward(); sync()
+            times.append(time.perf_counter() - t)
+        return min(times[3:])
+    return best(torch.bfloat16) / best(None)
+
+def bf16_slowdown(device:str|torch.device='cpu', # where the training runs
+                 )->float: # > 1: bfloat16 autocast is that many times slower than float32; < 1: faster
+    "How much slower (or faster) a training step runs under bfloat16 autocast than in float32 on `device`, measured once."
+    device = torch.device(device)
+    if device.type not in _BF16_SLOWDOWN: _BF16_SLOWDOWN[device.type] = _probe(device)
+    return _BF16_SLOWDOWN[device.type]
+
+# %% ../nbs/04a_inference.ipynb #i044
+def _amp_dtype(amp, device:torch.device|None=None)->torch.dtype|None:
+    "The autocast dtype for `amp` on `device`: `None` (float32), or bfloat16 when forced or measured faster."
+    if amp is None or amp is torch.bfloat16: return amp
+    if not (isinstance(amp, str) and amp in ('bf16', 'bfloat16', 'auto')):
+        raise ValueError(f"amp={amp!r} is not supported: use amp='auto' (bfloat16 where it is faster), 'bf16', "
+                         "torch.bfloat16 (forced) or None (float32). float16 would need a gradient scaler, which this "
+                         "trainer does not keep.")
+    device = device or torch.device('cpu')
+    if amp == 'auto': return torch.bfloat16 if native_bf16(device) and bf16_slowdown(device) < 0.95 else None
+    r = bf16_slowdown(device)
+    if r < 1.2: return torch.bfloat16
+    warnings.warn(f"amp='bf16': bfloat16 autocast is {r:.1f}x slower than float32 on {_where(device)}, so this run "
+                  "uses float32; pass amp=torch.bfloat16 to force bfloat16, or amp='auto'.", AmpWarning, stacklevel=2)
+    return None
 
 # %% ../nbs/04a_inference.ipynb #l020
 def inference(net, # an `nn.Module`, or any function from `X` to scores
               data_iter:Iterable, # batches `(X, y)`
               device:str|torch.device|None=None, # `None`: where `net`'s parameters are
               *,
-              amp:str|torch.dtype|None=None, # `'bf16'`: forward passes under `torch.autocast(bfloat16)`; `None`: float32
+              amp:str|torch.dtype|None=None, # `'auto'`, `'bf16'`, `torch.bfloat16`: forward passes under bfloat16 autocast (see above); `None`: float32
              )->Iterator[tuple[Tensor, Tensor, Tensor]]: # `(X, y, y_hat)` for every batch, on the device
     "Run `net` over `data_iter` in `eval()` mode, each forward pass under `torch.inference_mode()`; modes restored after."
-    return _inference(net, data_iter, resolve_device(device, net), _amp_dtype(amp))  # bad arguments fail here, not at the first batch
+    device = resolve_device(device, net)  # bad arguments fail here, not at the first batch
+    return _inference(net, data_iter, device, _amp_dtype(amp, device))
 
 def _inference(net, data_iter, device, dtype):
     modes = _modes(net)
@@ -125,7 +176,7 @@ def evaluate_accuracy(net, # an `nn.Module`, or any function from `X` to scores
                       data_iter:Iterable, # batches `(X, y)`
                       device:str|torch.device|None=None, # `None`: where `net`'s parameters are
                       *,
-                      amp:str|torch.dtype|None=None, # `'bf16'`: forward passes under `torch.autocast(bfloat16)`; `None`: float32
+                      amp:str|torch.dtype|None=None, # `'auto'`, `'bf16'`, `torch.bfloat16`: see `_amp_dtype`; `None`: float32
                      )->float: # the fraction of correct predictions
     "Accuracy of `net` on `data_iter` by one `inference` pass; counted on the device and read once."
     correct, n = [], 0

@@ -134,7 +134,7 @@ class Learner:
                  device:str|torch.device|None=None, # `None`: where `net`'s parameters are; else `net` is moved there
                  cbs:Iterable[Callback]=(), # callbacks, besides the default `Timer`
                  *,
-                 amp:str|torch.dtype|None=None, # `'bf16'`: forward passes and losses under `torch.autocast(bfloat16)`
+                 amp:str|torch.dtype|None=None, # `'auto'`, `'bf16'` or `torch.bfloat16`: forward passes and losses under bfloat16 autocast (see `inference`)
                 ):
         self.net, self.train_iter, self.test_iter, self.loss, self.updater = net, train_iter, test_iter, loss, updater
         self.device_arg, self.amp = device, amp
@@ -151,7 +151,8 @@ def _prepare(self:Learner, num_epochs:int):
     "Check every argument before any work; resolve device and amp; bind the callbacks' event methods."
     iters = dict(train_iter=self.train_iter, **({} if self.test_iter is None else dict(test_iter=self.test_iter)))
     _check_args(self.net, self.loss, self.updater, num_epochs, **iters)
-    self.dtype, self.device = _amp_dtype(self.amp), resolve_device(self.device_arg, self.net)
+    self.device = resolve_device(self.device_arg, self.net)
+    self.dtype = _amp_dtype(self.amp, self.device)
     if self.device_arg is not None and isinstance(self.net, nn.Module): self.net.to(self.device)
     self._events = {e: [getattr(cb, e) for cb in self.cbs if hasattr(cb, e)] for e in EVENTS}
     self.num_epochs, self.history, self.epoch, self.error = num_epochs, History(), 0, None

@@ -145,7 +145,7 @@ def train_epoch(net, # an `nn.Module`, or any function from `X` to scores
                 updater, # a `torch.optim.Optimizer`, or `updater(batch_size)` as the from-scratch `sgd`
                 device:str|torch.device|None=None, # `None`: where `net`'s parameters are
                 *,
-                amp:str|None=None, # `'bf16'`: forward and loss under `torch.autocast(bfloat16)`; `None`: float32
+                amp:str|torch.dtype|None=None, # `'auto'`, `'bf16'`, `torch.bfloat16` (see `train_ch3`); `None`: float32
                )->tuple[float, float]: # `(train loss, train accuracy)`, means over the epoch
     "Train `net` for one epoch, as d2l's `train_epoch_ch3`: the loop's batches, with the divergence guard."
     learn = Learner(net, train_iter, None, loss, updater, device, [DivergenceGuard()], amp=amp)
@@ -170,7 +170,7 @@ def train_ch3(net, # an `nn.Module`, or any function from `X` to scores (the fro
               progress:bool|None=None, # progress bar over batches; `None`: with `draw`, in Jupyter or a terminal
               scheduler=None, # a learning-rate scheduler, stepped after every batch
               on_epoch_end:Callable|None=None, # called as `on_epoch_end(epoch, history, net)` after every epoch
-              amp:str|None=None, # `'bf16'`: forward passes and losses under `torch.autocast(bfloat16)`, weights and steps in float32
+              amp:str|torch.dtype|None=None, # `'auto'`: bfloat16 autocast where measured faster; `'bf16'`; `torch.bfloat16`: forced; `None`: float32
               cbs:Iterable[Callback]=(), # more callbacks, e.g. `CheckpointCB`
              )->History: # one record per epoch; `.interrupted` is `True` after Ctrl-C
     "Train `net` on `train_iter` for `num_epochs`, testing after every epoch, as d2l's `train_ch3`."
