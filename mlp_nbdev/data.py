@@ -275,10 +275,10 @@ def load_data_fashion_mnist(batch_size:int, # samples per batch
     return (TensorBatches(Xtr, ytr, batch_size, shuffle=True, resize=resize, seed=seed, device=device),
             TensorBatches(Xte, yte, batch_size, shuffle=False, resize=resize, device=device))
 
-# %% ../nbs/02_data.ipynb #c074
+# %% ../nbs/02_data.ipynb #c075
 TEXT_LABELS = ('t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot')
 
-# %% ../nbs/02_data.ipynb #c075
+# %% ../nbs/02_data.ipynb #c076
 def get_fashion_mnist_labels(labels:Tensor|Sequence[int]|int, # class indices in 0..9
                             )->list[str]: # their names
     "The text names of Fashion-MNIST class indices."

@@ -10,7 +10,7 @@ from io import BytesIO
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['show_images', 'Animator', 'curves_animator', 'plot_history']
+__all__ = ['show_images', 'Animator', 'curves_animator', 'axes_or_new', 'plot_history']
 
 # %% ../nbs/01_display.ipynb #c008
 def show_images(imgs, # images `(N, H, W)`, `(N, 1, H, W)` or `(N, H, W, 3)`: tensors on any device, or arrays
@@ -151,14 +151,21 @@ def curves_animator(num_epochs:int, # the x axis runs from 1 to `num_epochs`
     return anim
 
 # %% ../nbs/01_display.ipynb #c025
+def axes_or_new(ax=None, # `matplotlib` axes, returned as they are; `None`: new ones
+                figsize:tuple=(5, 3), # inches, for new axes
+               ): # the axes to draw on
+    "`ax`, or the axes of a new `pyplot` figure of `figsize` with a constrained layout."
+    if ax is not None: return ax
+    import matplotlib.pyplot as plt
+    return plt.subplots(figsize=figsize, layout='constrained')[1]
+
+# %% ../nbs/01_display.ipynb #c028
 def plot_history(history, # a `History`, or anything with `len()`, `.epoch` and `.column('train_loss'|'train_acc'|'test_acc')`
                  ax=None, # `matplotlib` axes to draw on; `None`: a new `pyplot` figure
                  save_path:str|os.PathLike|None=None, # also write the figure there (PNG)
                 ): # the axes
     "Plot train loss, train accuracy and test accuracy against epoch."
-    if ax is None:
-        import matplotlib.pyplot as plt
-        _, ax = plt.subplots(figsize=(5, 3), layout='constrained')
+    ax = axes_or_new(ax)
     cfg = _curves_config(len(history))
     _plot_lines(ax, [history.epoch]*len(_CURVES), [history.column(k) for k in _CURVES], xinteger=True, **cfg)
     if save_path is not None: ax.figure.savefig(save_path, dpi=110)
