@@ -1,35 +1,45 @@
-"""mlp_nbdev's benchmark suite: one run, one JSON report (stdout, and `--out`), then a small table.
+"""mlp_nbdev's benchmark suite: one run, one table (stdout); progress on stderr, the JSON report with `--out`.
 
-    python bench/run.py                  # everything (`make bench`): a few minutes on a 2-core CPU
-    python bench/run.py --device cpu --quick   # the GPU-style path on the CPU, on a slice of the data: seconds
+    python bench/run.py           # everything (`make bench`): a few minutes on a 2-core CPU
+    python bench/run.py --quick   # 1 epoch, no d2l, fast trainer on a slice of the data: the test's seconds
 
-1. `seed_vs_d2l`: the seed recipe (784-256-10, SGD 0.1, batch 256, 10 epochs), the project's `run_recipe('seed')`
-   (`load_data_fashion_mnist` + `train_ch3`) against d2l 0.17's pipeline (`bench/d2l_ref.py`: torchvision, `ToTensor`,
-   `DataLoader(num_workers=4)`, a host read per batch), same seed, same epochs, and by default the same batches
-   (the reference's sampler draws the project's permutations; `--d2l-shuffle` for d2l's own), so the two
-   accuracies differ only by float rounding and the biases' start (d2l keeps PyTorch's, the project zeros them).
-   Wall seconds of each, from reading the files to the last test evaluation, their ratio, and both final test
-   accuracies; the project twice: in float32, like for like, and with `train_ch3(..., amp='bf16')` (bfloat16
-   autocast). Targets: ratio >= 12, accuracies within 0.5 points.
-2. `efficiency`: that same project run's FLOPs (see `bench/roofline.py`) against the time its matrix products alone
-   take, `torch.mm` at the layer shapes timed in this process after every epoch (in bfloat16 for the autocast run).
-   Target: >= 75% on the CPU.
-3. `fast`: the GPU-style trainer (`bench/fast.py`: data resident on the device as uint8, no host sync per step,
-   CUDA graphs or `torch.compile` where they win, setup time reported apart) for the seed and best recipes and
-   large-batch variants, on CUDA when there is a GPU (targets on one H100: seed recipe < 0.5 s, best < 1 s for 10
-   epochs), else on the CPU (eager, and `torch.compile` when a C++ compiler is on PATH).
-0. `data` (not with `--quick`): `bench/bench_data.py`, the loader alone against torchvision's.
+Everything is measured in this one run and every ratio is taken between runs of this one run (the machine may be
+shared: absolute seconds move, ratios of neighbouring runs move less; the load average is reported before and after).
+The seed recipe (784-256-10 ReLU MLP, SGD lr 0.1, momentum 0, batch 256, 10 epochs), on the CPU:
+
+1. `d2l`: d2l 0.17.6's own `train_ch3` in a fresh process (`bench/d2l_ref.py`: the real package when installed, else a
+   written-out copy, and the report says which): the `train_ch3` call (training, and a test pass per epoch), and the
+   whole process, from `python` starting to its exit.
+2. `cli`: `mlp-nbdev train --device cpu` in a fresh process, likewise: `metrics.json`'s `seconds` (training and a test
+   pass per epoch, as d2l's) and the whole process (imports, data, training, checkpoints, the two PNGs); in float32,
+   with `--amp bf16` (bfloat16 autocast forced) and, where the CLI has it, `--amp auto` (bfloat16 only where a probe
+   finds it faster).
+3. `sklearn`: scikit-learn's `MLPClassifier` on the same recipe (`solver='sgd'`, `learning_rate_init=0.1`,
+   `momentum=0`, `alpha=0`, `batch_size=256`, `max_iter=10`, no early stopping), float32 inputs in [0, 1]; `fit`'s
+   seconds (it has no per-epoch test pass). Its own initialization (Glorot), so its accuracy differs a little.
+4. `efficiency`: the project's loop (`run_recipe('seed')`, in this process) against its matrix-product floor: the
+   time `torch.mm` at the layer shapes alone takes (`bench/roofline.py`), measured after every epoch.
+5. `fast`: `bench/fast.py` (data on the device, torch's optimizers, no host sync per step; `torch.compile` where a C++
+   compiler is found, CUDA graphs on a GPU), seed and best recipes, eager and compiled, float32 and bfloat16.
+6. `data` (not with `--quick`): start-up to the first batch, cold and warm cache (`bench/bench_data.py`).
 """
 from __future__ import annotations
-import argparse, json, os, platform, shutil, sys, time
+import argparse, contextlib, json, os, platform, shutil, subprocess, sys, tempfile, time, warnings
 from pathlib import Path
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
 import roofline
-from fast import FastMLP, device_data
 
 SIZES = (784, 256, 10)
+TARGETS = dict(train_vs_d2l=14., whole_vs_d2l=10., train_vs_sklearn=1.5, bf16_slowdown=1.2, efficiency=0.65)
+
+def log(*a): print(*a, file=sys.stderr, flush=True)
+
+def load_avg():
+    try: return round(os.getloadavg()[0], 2)
+    except OSError: return None
 
 def machine(device)->dict:
     "What the numbers were measured on."
@@ -37,181 +47,246 @@ def machine(device)->dict:
     try: cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): pass
     m = dict(cpu=cpu, cores=os.cpu_count(), threads=torch.get_num_threads(), torch=torch.__version__,
-             python=platform.python_version(), device=str(device))
+             cpu_capability=torch.backends.cpu.get_cpu_capability(), python=platform.python_version(),
+             device=str(device), load_avg_start=load_avg())
     if device.type == 'cuda': m['gpu'] = torch.cuda.get_device_name(device)
-    try: m['load_avg'] = round(os.getloadavg()[0], 2)
-    except OSError: pass
     return m
-
-def warm_up():
-    "A few steps of a small net, so neither contender pays for the first calls into torch's kernels."
-    from torch import nn
-    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
-    opt = torch.optim.SGD(net.parameters(), lr=0.1)
-    X, y = torch.rand(256, 1, 28, 28), torch.randint(0, 10, (256,))
-    for _ in range(5):
-        opt.zero_grad(); nn.functional.cross_entropy(net(X), y).backward(); opt.step()
-
-def project_seed(num_epochs, seed, root, device='cpu', min_s=0.01, bf16=False)->dict:
-    "The project's seed-recipe run, with a `torch.mm` probe after every epoch (its time is not counted)."
-    from mlp_nbdev.concise import run_recipe
-    device = torch.device(device)
-    probes, probe_s = [], [0.]
-    def probe(epoch, history, net):
-        t = time.perf_counter()
-        probes.append(roofline.probe(256, 256, device, SIZES, torch.bfloat16 if bf16 else torch.float32, min_s=min_s))
-        probe_s[0] += time.perf_counter() - t
-    # bf16: train_ch3's `amp='bf16'`, the matrix products in bfloat16, the weights, steps and loss in float32
-    t = time.perf_counter()
-    _, h = run_recipe('seed', num_epochs=num_epochs, seed=seed, root=root, device=None if device.type == 'cpu' else device,
-                      draw=False, verbose=False, on_epoch_end=probe, amp='bf16' if bf16 else None)
-    wall = time.perf_counter() - t - probe_s[0]
-    return dict(wall_s=wall, history=h.to_dicts(), test_acc=h.test_acc[-1], probes=probes, epoch_s=h.seconds)
-
-def seed_vs_d2l(num_epochs, seed, root, reference=True, same_order=True)->tuple[dict, dict]:
-    "Sections 1 and 2: the project in float32 (like for like) and under bf16 autocast, then the d2l reference."
-    proj, p16 = project_seed(num_epochs, seed, root), project_seed(num_epochs, seed, root, bf16=True)
-    out = dict(epochs=num_epochs, seed=seed, project_s=round(proj['wall_s'], 3), project_test_acc=round(proj['test_acc'], 4),
-               project_train_ch3_s=round(sum(proj['epoch_s']), 3), project_test_acc_per_epoch=[round(r['test_acc'], 4) for r in proj['history']],
-               project_bf16_s=round(p16['wall_s'], 3), project_bf16_test_acc=round(p16['test_acc'], 4))
-    if reference:
-        import d2l_ref, warnings
-        with warnings.catch_warnings():  # torch's notes on d2l's choices: more workers than cores, float() of a loss
-            warnings.filterwarnings('ignore', message='This DataLoader will create')
-            warnings.filterwarnings('ignore', message='Converting a tensor with requires_grad=True')  # d2l's float(l.sum())
-            recs, ref_s = d2l_ref.seed_recipe(root, num_epochs, seed, same_order=same_order)
-        out.update(reference_s=round(ref_s, 3), reference_test_acc=round(recs[-1]['test_acc'], 4),
-                   reference_test_acc_per_epoch=[round(r['test_acc'], 4) for r in recs],
-                   reference_same_batch_order=same_order, reference_epoch_s=[round(r['seconds'], 2) for r in recs],
-                   ratio=round(ref_s / proj['wall_s'], 2), ratio_bf16=round(ref_s / p16['wall_s'], 2),
-                   acc_diff_points=round(100 * (proj['test_acc'] - recs[-1]['test_acc']), 2),
-                   acc_diff_points_bf16=round(100 * (p16['test_acc'] - recs[-1]['test_acc']), 2))
-        out.update(target_ratio=12, ratio_ok=out['ratio'] >= 12, ratio_bf16_ok=out['ratio_bf16'] >= 12,
-                   acc_ok=abs(out['acc_diff_points']) <= 0.5, acc_bf16_ok=abs(out['acc_diff_points_bf16']) <= 0.5)
-    eff = roofline.efficiency(SIZES, 256, 256, proj['probes'], proj['epoch_s'])
-    eff.update(target=0.75, ok=eff['efficiency'] >= 0.75, epoch_s=[round(s, 3) for s in proj['epoch_s']])
-    e16 = roofline.efficiency(SIZES, 256, 256, p16['probes'], p16['epoch_s'])
-    eff['bf16_autocast'] = {k: e16[k] for k in ('run_s', 'limit_s', 'run_gflops', 'mm_gflops', 'efficiency', 'gemm_us')}
-    return out, eff
 
 def has_cxx()->bool:
     "Whether a C++ compiler is on PATH: `torch.compile` needs one to build its CPU kernels."
     return any(shutil.which(c) for c in ('g++', 'c++', 'clang++'))
 
+def timed_process(cmd, **kw)->tuple[subprocess.CompletedProcess, float]:
+    "Run `cmd`; the completed process and its wall seconds, start to exit."
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    return r, time.perf_counter() - t
+
+def _failure(r)->str:
+    lines = [l for l in (r.stderr or r.stdout).strip().splitlines() if l.strip()]
+    return f"exit {r.returncode}: {lines[-1][:200] if lines else 'no output'}"
+
+def d2l_run(root, num_epochs, seed, copy=False)->dict:
+    "Section 1: d2l 0.17.6's `train_ch3` in a fresh process."
+    cmd = [sys.executable, str(BENCH/'d2l_ref.py'), '--root', str(root), '--epochs', str(num_epochs), '--seed', str(seed)]
+    r, wall = timed_process(cmd + (['--copy'] if copy else []), env={**os.environ, 'MPLBACKEND': 'Agg'})
+    line = next((l for l in r.stdout.splitlines() if l.startswith('D2L_REPORT ')), None)
+    if r.returncode or line is None: return dict(error=_failure(r))
+    rep = json.loads(line.split(' ', 1)[1])
+    return {**rep, 'wall_s': round(wall, 3), 'final_test_acc': rep['test_acc'][-1]}
+
+def cli_amp_choices()->list:
+    "The `--amp` values `mlp-nbdev train` accepts (none if the CLI does not import: its run then reports the error)."
+    try:
+        from mlp_nbdev.cli import make_parser
+        sub = next(a for a in make_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices['train']
+        return list(next(a for a in sub._actions if '--amp' in a.option_strings).choices or [])
+    except Exception: return []
+
+def cli_run(root, num_epochs, seed, amp=None)->dict:
+    "Section 2: `mlp-nbdev train --device cpu` in a fresh process, its `metrics.json` read back."
+    exe = shutil.which('mlp-nbdev', path=str(Path(sys.executable).parent)) or shutil.which('mlp-nbdev')
+    if exe is None: return dict(error='the `mlp-nbdev` command is not installed (pip install -e .)')
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [exe, 'train', '--device', 'cpu', '--epochs', str(num_epochs), '--seed', str(seed), '--data', str(root),
+               '--out', str(Path(tmp)/'run')] + (['--amp', amp] if amp else [])
+        r, wall = timed_process(cmd, env={**os.environ, 'MPLBACKEND': 'Agg'})
+        if r.returncode: return dict(error=_failure(r), cmd=' '.join(cmd[1:]))
+        m = json.loads((Path(tmp)/'run'/'metrics.json').read_text())
+    first = r.stdout.splitlines()[0] if r.stdout else ''
+    return dict(cmd='mlp-nbdev ' + ' '.join(cmd[1:-2]), train_s=round(m['seconds'], 3), wall_s=round(wall, 3),
+                test_acc=round(m['final']['test_acc'], 4), amp=amp, first_line=first,
+                ran_bf16='bfloat16' in first or 'bf16' in str(m.get('config', {}).get('amp_dtype', '')))
+
+def sklearn_run(root, num_epochs, seed)->dict:
+    "Section 3: scikit-learn's `MLPClassifier` on the seed recipe, `fit`'s seconds."
+    try:
+        from sklearn.neural_network import MLPClassifier
+        from sklearn.exceptions import ConvergenceWarning
+        import sklearn
+    except ImportError: return dict(error='scikit-learn is not installed (pip install scikit-learn)')
+    from mlp_nbdev.data import fashion_mnist_tensors
+    (Xtr, ytr), (Xte, yte) = fashion_mnist_tensors(True, root), fashion_mnist_tensors(False, root)
+    prep = lambda X: (X.reshape(len(X), -1).float() / 255).numpy()
+    Xtr, Xte, ytr, yte = prep(Xtr), prep(Xte), ytr.numpy(), yte.numpy()
+    clf = MLPClassifier(hidden_layer_sizes=(256,), activation='relu', solver='sgd', learning_rate='constant',
+                        learning_rate_init=0.1, momentum=0., nesterovs_momentum=False, alpha=0., batch_size=256,
+                        max_iter=num_epochs, shuffle=True, random_state=seed, early_stopping=False, tol=0.,
+                        n_iter_no_change=num_epochs + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', ConvergenceWarning)  # max_iter reached: that is the recipe's 10 epochs
+        t = time.perf_counter(); clf.fit(Xtr, ytr); train_s = time.perf_counter() - t
+    return dict(train_s=round(train_s, 3), test_acc=round(float(clf.score(Xte, yte)), 4), epochs=clf.n_iter_,
+                sklearn=sklearn.__version__)
+
+def efficiency_run(num_epochs, seed, root, min_s=0.01)->dict:
+    "Section 4: the project's seed-recipe loop in this process, with a `torch.mm` probe after every epoch (not counted)."
+    from mlp_nbdev.recipes import run_recipe
+    probes = []
+    def probe(epoch, history, net): probes.append(roofline.probe(256, 256, torch.device('cpu'), SIZES, min_s=min_s))
+    _, h = run_recipe('seed', num_epochs=num_epochs, seed=seed, root=root, draw=False, verbose=False, on_epoch_end=probe)
+    eff = roofline.efficiency(SIZES, 256, 256, probes, h.seconds)
+    return {**eff, 'test_acc': round(h.test_acc[-1], 4), 'epoch_s': [round(s, 3) for s in h.seconds]}
+
 def fast_rows(device, num_epochs, seed, root, quick=False, modes=None, dtypes=None, min_s=0.01)->dict:
-    "Section 3: the GPU-style trainer, every recipe x mode x dtype asked for; the fastest kept per recipe."
+    "Section 5: the device-resident trainer, every recipe x mode x dtype asked for; the fastest kept per recipe."
+    from fast import FastMLP, device_data
     device = torch.device(device)
-    cuda = device.type == 'cuda'
     data = device_data(root, device, limit=12000 if quick else None)
     n_train, n_test = len(data[1]), len(data[3])
-    modes = modes or (['eager', 'graph', 'compile'] if cuda else ['eager', 'compile'] if has_cxx() else ['eager'])
+    modes = modes or (['eager'] if quick or not (device.type == 'cuda' or has_cxx()) else ['eager', 'compile'])
     dtypes = dtypes or ['float32', 'bfloat16']
-    recipes = {'seed': dict(recipe='seed'), 'seed, batch 1024': dict(recipe='seed', batch_size=1024, lr=0.4),
-               'best': dict(recipe='best'), 'best, batch 512': dict(recipe='best', batch_size=512, lr=0.2)}
-    if quick: recipes = {k: recipes[k] for k in ('seed', 'best')}
     rows, probes = [], {}
-    for name, kw in recipes.items():
+    for name in ('seed', 'best'):
         for mode in modes:
             for dt in dtypes:
                 row = dict(recipe=name, mode=mode, dtype=dt, epochs=num_epochs)
+                log(f"fast: {name}, {mode}, {dt}")
                 try:
-                    f = FastMLP(data, num_epochs=num_epochs, seed=seed, dtype=getattr(torch, dt), mode=mode, **kw)
+                    f = FastMLP(data, name, num_epochs=num_epochs, seed=seed, dtype=getattr(torch, dt), mode=mode)
                     res = f.fit()
-                except Exception as e:  # a mode this machine cannot run (no compiler, no CUDA graphs): say so, go on
+                except Exception as e:  # a mode this machine cannot run (no compiler): say so, go on
                     rows.append({**row, 'error': f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"}); continue
-                B = f.B
-                key = (B, dt)
-                if key not in probes: probes[key] = roofline.probe(B, 10000, device, SIZES, getattr(torch, dt), min_s)
-                eff = roofline.efficiency(SIZES, B, 10000, [probes[key]], [r['seconds'] for r in res['records']], n_train, n_test)
-                rows.append({**row, 'batch_size': B, 'seconds': round(res['seconds'], 4), 'setup_s': round(res['setup_s'], 3),
-                             'test_acc': round(res['test_acc'], 4), 'efficiency': eff['efficiency'],
-                             'run_gflops': eff['run_gflops'], 'mm_gflops': eff['mm_gflops']})
+                key = (f.B, dt)
+                if key not in probes: probes[key] = roofline.probe(f.B, 10000, device, SIZES, getattr(torch, dt), min_s)
+                eff = roofline.efficiency(SIZES, f.B, 10000, [probes[key]], [r['seconds'] for r in res['records']], n_train, n_test)
+                rows.append({**row, 'batch_size': f.B, 'seconds': round(res['seconds'], 4), 'setup_s': round(res['setup_s'], 3),
+                             'test_acc': round(res['test_acc'], 4), 'efficiency': eff['efficiency']})
     kept = {}
     for r in rows:
         if 'seconds' in r and (r['recipe'] not in kept or r['seconds'] < kept[r['recipe']]['seconds']): kept[r['recipe']] = r
-    out = dict(device=str(device), n_train=n_train, n_test=n_test, rows=rows, kept=kept)
-    if cuda:
-        out['targets'] = dict(seed_under_0_5s=kept.get('seed', {}).get('seconds', 1e9) < 0.5,
-                              best_under_1s=kept.get('best', {}).get('seconds', 1e9) < 1.0)
-        t = time.perf_counter()
-        proj = project_seed(num_epochs, seed, root, device, min_s)
-        out['project_train_ch3'] = dict(wall_s=round(proj['wall_s'], 3), train_ch3_s=round(sum(proj['epoch_s']), 3),
-                                        test_acc=round(proj['test_acc'], 4))
+    return dict(device=str(device), n_train=n_train, n_test=n_test, rows=rows, kept=kept)
+
+def data_run()->dict:
+    "Section 6: `bench/bench_data.py`'s start-up measurement (its own JSON line goes to stderr)."
+    import bench_data
+    with contextlib.redirect_stdout(sys.stderr):
+        try: return bench_data.main(startup_only=True)
+        except TypeError: return bench_data.main()
+
+def ratios(rep)->dict:
+    "Every ratio of the table, from the numbers of this one run."
+    out, d, c, s = {}, rep.get('d2l', {}), rep.get('cli', {}), rep.get('sklearn', {})
+    f32 = c.get('float32', {})
+    ok = lambda *xs: all('error' not in x and x for x in xs)
+    if ok(d, f32):
+        out['train_vs_d2l'] = round(d['train_s'] / f32['train_s'], 2)
+        out['whole_vs_d2l'] = round(d['wall_s'] / f32['wall_s'], 2)
+    if ok(s, f32): out['train_vs_sklearn'] = round(s['train_s'] / f32['train_s'], 2)
+    for amp in ('bf16', 'auto'):
+        if ok(f32, c.get(amp, {})): out[f'{amp}_slowdown'] = round(c[amp]['train_s'] / f32['train_s'], 2)
+    if 'efficiency' in rep: out['efficiency'] = rep['efficiency']['efficiency']
     return out
 
-def table(report)->str:
-    "The report as a markdown table (what README's table shows)."
-    m = report['machine']
-    lines = [f"Measured on {m['cpu']} ({m['cores']} cores, {m['threads']} torch threads)"
-             + (f", {m['gpu']}" if 'gpu' in m else '') + f", torch {m['torch']}.", '',
-             f"| What | Seconds, {report['epochs']} epochs | Test accuracy | Notes |", '|---|---|---|---|']
-    s = report.get('seed_vs_d2l')
+def _met(value, target, higher=True, fmt='{:g}')->str:
+    return f"target {'>=' if higher else '<='} {fmt.format(target)}: {'met' if (value >= target if higher else value <= target) else 'NOT met'}"
+
+def table(rep)->str:
+    "The report as one markdown table."
+    m, E, r = rep['machine'], rep['epochs'], rep['ratios']
+    lines = [f"Measured in one run on {m['cpu']} ({m['cores']} cores, {m['threads']} torch threads, torch CPU capability "
+             f"{m['cpu_capability']}){', ' + m['gpu'] if 'gpu' in m else ''}, torch {m['torch']}, Python {m['python']}; "
+             f"load average {m['load_avg_start']} at the start, {m.get('load_avg_end')} at the end.", '',
+             f"| Seed recipe (784-256-10, SGD lr 0.1, batch 256), {E} epoch{'s' * (E != 1)}, CPU | Training s | Whole process s | "
+             f"Test accuracy | Ratio (this run) | Target |", '|---|---|---|---|---|---|']
+    err = lambda x: f"| failed: {x['error']} | | | | |"
+    d = rep.get('d2l')
+    if d: lines.append(f"| d2l `train_ch3` ({d.get('source', 'd2l 0.17.6')}) " + (err(d) if 'error' in d else
+                       f"| {d['train_s']:.1f} | {d['wall_s']:.1f} | {d['final_test_acc']:.4f} | 1 | |"))
+    for amp, x in rep.get('cli', {}).items():
+        name = '`mlp-nbdev train`' + ('' if amp == 'float32' else f' `--amp {amp}`')
+        if 'error' in x: lines.append(f"| {name} {err(x)}"); continue
+        if amp == 'float32':
+            ratio = '; '.join(f"{k} {r[q]:.1f}x faster than d2l" for k, q in (('training', 'train_vs_d2l'), ('whole', 'whole_vs_d2l')) if q in r)
+            target = '; '.join(_met(r[q], TARGETS[q]) for q in ('train_vs_d2l', 'whole_vs_d2l') if q in r)
+        else:
+            picked = ' (ran bfloat16)' if x['ran_bf16'] else ' (ran float32)'
+            name += picked if amp == 'auto' else ''
+            q = f'{amp}_slowdown'
+            ratio = f"{r[q]:.2f}x the float32 training time" if q in r else ''
+            target = _met(r[q], TARGETS['bf16_slowdown'], higher=False) if q in r else ''
+        lines.append(f"| {name} | {x['train_s']:.2f} | {x['wall_s']:.1f} | {x['test_acc']:.4f} | {ratio} | {target} |")
+    s = rep.get('sklearn')
     if s:
-        if 'reference_s' in s:
-            lines.append(f"| d2l 0.17 pipeline, seed recipe (CPU) | {s['reference_s']:.1f} | {s['reference_test_acc']:.4f} | torchvision + DataLoader(4 workers) |")
-        note = f"{s['ratio']:.1f}x faster than d2l" if 'ratio' in s else ''
-        lines.append(f"| mlp_nbdev `train_ch3`, seed recipe (CPU) | {s['project_s']:.2f} | {s['project_test_acc']:.4f} | {note} |")
-        note = f"{s['ratio_bf16']:.1f}x faster than d2l" if 'ratio_bf16' in s else ''
-        lines.append(f"| the same with `amp='bf16'` (bfloat16 autocast) | {s['project_bf16_s']:.2f} | {s['project_bf16_test_acc']:.4f} | {note} |")
-    e = report.get('efficiency')
+        name = f"scikit-learn {s.get('sklearn', '')} `MLPClassifier` (sgd, lr 0.1, momentum 0, alpha 0, batch 256)"
+        if 'error' in s: lines.append(f"| {name} {err(s)}")
+        else:
+            q = 'train_vs_sklearn'
+            lines.append(f"| {name} | {s['train_s']:.2f} | | {s['test_acc']:.4f} | "
+                         + (f"`mlp-nbdev train` trains {r[q]:.2f}x faster | {_met(r[q], TARGETS[q])} |" if q in r else '| |'))
+    e = rep.get('efficiency')
     if e:
-        lines.append(f"| its matrix products alone (`torch.mm` at the layer shapes) | {e['limit_s']:.2f} | | "
-                     f"training loop at {100*e['efficiency']:.0f}% of that ({e['run_gflops']:.0f} of {e['mm_gflops']:.0f} GFLOP/s) |")
-        b = e['bf16_autocast']
-        lines.append(f"| ... in bfloat16 | {b['limit_s']:.2f} | | the autocast run at {100*b['efficiency']:.0f}% of that "
-                     f"({b['run_gflops']:.0f} of {b['mm_gflops']:.0f} GFLOP/s) |")
-    f = report.get('fast')
+        lines.append(f"| the loop's matrix products alone (`torch.mm` at the layer shapes), float32 | {e['limit_s']:.2f} | | | "
+                     f"`train_ch3` (in-process, {e['run_s']:.2f} s) at {100 * e['efficiency']:.0f}% of this floor | "
+                     f"{_met(e['efficiency'], TARGETS['efficiency'], fmt='{:.0%}')} |")
+    f = rep.get('fast')
     if f:
-        for name, r in f['kept'].items():
-            extra = f", setup (compile or capture) {r['setup_s']:.1f} s" if r['mode'] != 'eager' else ''
-            lines.append(f"| `bench/fast.py` trainer, {name} ({f['device']}, {r['mode']}, {r['dtype']}) | {r['seconds']:.2f} | "
-                         f"{r['test_acc']:.4f} | {100*r['efficiency']:.0f}% of its matrix products{extra} |")
+        for name, x in f['kept'].items():
+            setup = f", plus {x['setup_s']:.1f} s compiling" if x['mode'] != 'eager' else ''
+            lines.append(f"| `bench/fast.py`, {name} recipe ({f['device']}, {x['mode']}, {x['dtype']}, fastest of "
+                         f"{sum(y['recipe'] == name for y in f['rows'])}) | {x['seconds']:.2f} | | {x['test_acc']:.4f} | "
+                         f"{100 * x['efficiency']:.0f}% of its matrix products{setup} | |")
+    dd = rep.get('data')
+    if dd and 'startup_warm_s' in dd:
+        lines.append(f"| start-up to the first batch: warm cache / cold cache / `import torch` alone | | "
+                     f"{dd['startup_warm_s']:.2f} / {dd['startup_cold_s']:.2f} / {dd['startup_import_torch_s']:.2f} | | | |")
     return '\n'.join(lines)
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--device', default=None, help="device of section 3: 'cpu' or 'cuda' (default: cuda if there is one, else cpu)")
-    p.add_argument('--quick', action='store_true', help='1 epoch, no d2l reference, no data benchmark, section 3 on 12,000 images')
+    p.add_argument('--device', default=None, help="device of the fast trainer: 'cpu' or 'cuda' (default: cuda if there is one, else cpu)")
+    p.add_argument('--quick', action='store_true', help='1 epoch; no d2l, no data section; float32 CLI run only; fast trainer eager, on 12,000 images')
     p.add_argument('--epochs', type=int, default=None, help='epochs of every run (default 10; 1 with --quick)')
     p.add_argument('--seed', type=int, default=0, help='seed of the weights and the shuffling (default 0)')
-    p.add_argument('--threads', type=int, default=None, help="torch's intra-op threads (default: torch's default)")
-    p.add_argument('--no-reference', action='store_true', help='skip the d2l reference run (about 2 minutes on 2 cores)')
-    p.add_argument('--d2l-shuffle', action='store_true',
-                   help="let the reference shuffle as d2l does; by default it draws the project's order of batches, so both runs see the same batches")
-    p.add_argument('--sections', default=None, help="comma-separated subset of 'data,seed,fast' (default: all)")
-    p.add_argument('--modes', default=None, help="section 3 modes, e.g. 'eager,compile' (default: all on CUDA; on CPU eager, and compile when a C++ compiler is found)")
-    p.add_argument('--dtypes', default=None, help="section 3 dtypes, e.g. 'float32,bfloat16'")
+    p.add_argument('--threads', type=int, default=None, help="torch's intra-op threads in this process (default: torch's default)")
+    p.add_argument('--no-reference', action='store_true', help='skip the d2l run (about 1-2 minutes on 2 cores)')
+    p.add_argument('--d2l-copy', action='store_true', help="run bench/d2l_ref.py's copy of d2l even if d2l 0.17.6 is installed")
+    p.add_argument('--sections', default=None, help="comma-separated subset of 'd2l,cli,sklearn,efficiency,fast,data' (default: all)")
+    p.add_argument('--modes', default=None, help="fast trainer modes, e.g. 'eager,compile'")
+    p.add_argument('--dtypes', default=None, help="fast trainer dtypes, e.g. 'float32,bfloat16'")
     p.add_argument('--root', default=None, help='data root (default: see mlp_nbdev.data.data_root)')
     p.add_argument('--out', default=None, help='also write the JSON report to this file')
     a = p.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
     if a.device is not None:
-        from mlp_nbdev.train import resolve_device
+        from mlp_nbdev.inference import resolve_device
         try: device = resolve_device(a.device)
         except ValueError as e: p.error(str(e))
     else: device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     epochs = a.epochs or (1 if a.quick else 10)
     if epochs < 1: p.error(f"--epochs must be at least 1, got {epochs}")
-    sections = set((a.sections or 'data,seed,fast').split(','))
-    if a.quick: sections.discard('data')
+    sections = set((a.sections or 'd2l,cli,sklearn,efficiency,fast,data').split(','))
+    unknown = sections - {'d2l', 'cli', 'sklearn', 'efficiency', 'fast', 'data'}
+    if unknown: p.error(f"unknown --sections {sorted(unknown)}: choose from d2l,cli,sklearn,efficiency,fast,data")
+    if a.quick: sections -= {'d2l', 'data'}
+    if a.no_reference: sections.discard('d2l')
     from mlp_nbdev.data import get_fashion_mnist
     root = get_fashion_mnist(a.root)
-    report = dict(machine=machine(device), epochs=epochs)
-    warm_up()
-    if 'data' in sections:
-        import bench_data
-        report['data'] = bench_data.main()
-    if 'seed' in sections:
-        report['seed_vs_d2l'], report['efficiency'] = seed_vs_d2l(epochs, a.seed, root, reference=not (a.quick or a.no_reference),
-                                                                    same_order=not a.d2l_shuffle)
+    rep = dict(machine=machine(device), epochs=epochs, seed=a.seed)
+    if 'cli' in sections:  # float32, bf16 and auto back to back: their ratios see the same load
+        amps = ['float32'] + ([] if a.quick else [x for x in ('bf16', 'auto') if x in cli_amp_choices()])
+        rep['cli'] = {}
+        for amp in amps:
+            log(f"cli: mlp-nbdev train, {amp}")
+            rep['cli'][amp] = cli_run(root, epochs, a.seed, None if amp == 'float32' else amp)
+    if 'd2l' in sections:
+        log("d2l: d2l 0.17.6 train_ch3 in a fresh process")
+        rep['d2l'] = d2l_run(root, epochs, a.seed, a.d2l_copy)
+    if 'sklearn' in sections:
+        log("sklearn: MLPClassifier"); rep['sklearn'] = sklearn_run(root, epochs, a.seed)
+    if 'efficiency' in sections:
+        log("efficiency: train_ch3 against torch.mm"); rep['efficiency'] = efficiency_run(epochs, a.seed, root, 0.002 if a.quick else 0.01)
     if 'fast' in sections:
-        report['fast'] = fast_rows(device, epochs, a.seed, root, a.quick, a.modes and a.modes.split(','),
-                                   a.dtypes and a.dtypes.split(','), min_s=0.002 if a.quick else 0.01)
-    text = json.dumps(report, indent=1)
-    print(text)
-    if a.out: Path(a.out).write_text(text + '\n')
-    print(table(report))
-    return report
+        rep['fast'] = fast_rows(device, epochs, a.seed, root, a.quick, a.modes and a.modes.split(','),
+                                a.dtypes and a.dtypes.split(','), min_s=0.002 if a.quick else 0.01)
+    if 'data' in sections:
+        log("data: start-up to the first batch"); rep['data'] = data_run()
+    rep['machine']['load_avg_end'] = load_avg()
+    rep['ratios'] = ratios(rep)
+    rep['targets'] = TARGETS
+    if a.out: Path(a.out).write_text(json.dumps(rep, indent=1) + '\n')
+    print(table(rep))
+    return rep
 
 if __name__ == '__main__':
     main()
