@@ -79,7 +79,7 @@ class FastMLP:
         self.loss_sum, self.correct = torch.zeros((), device=dev), torch.zeros((), dtype=torch.long, device=dev)
         self.test_correct = torch.zeros((), dtype=torch.long, device=dev)
         self.hist = torch.zeros(num_epochs, 3, device=dev)  # per epoch: loss sum, train correct, test correct
-        self.loss_fn, self.setup_s = self._loss, 0.
+        self.loss_fn, self.setup_s, self.graphs = self._loss, 0., False
 
     def _logits(self, X):
         "Float32 scores of `uint8` rows, the forward pass in `self.dtype`."
@@ -97,14 +97,15 @@ class FastMLP:
 
     def step(self, idx, n:int):
         "One training step on the samples `idx` (`n` of them real): torch's optimizer and schedule; no host sync."
+        if self.graphs: torch.compiler.cudagraph_mark_step_begin()  # a new step: the last one's graph outputs may go
         X, y = self.Xtr.index_select(0, idx), self.ytr.index_select(0, idx)
         l, Y = self.loss_fn(X, y)
+        with torch.no_grad():  # counted before the backward pass, while the forward graph's outputs are surely live
+            self.loss_sum.add_(l.detach() * n); self.correct.add_((Y.argmax(1) == y).sum())
         self.opt.zero_grad()
         l.backward()
         self.opt.step()
         if self.sched is not None: self.sched.step()
-        with torch.no_grad():
-            self.loss_sum.add_(l.detach() * n); self.correct.add_((Y.argmax(1) == y).sum())
 
     @torch.no_grad()
     def _evaluate(self, chunk=10000):
@@ -123,8 +124,8 @@ class FastMLP:
         t0 = time.perf_counter()
         saved = [copy.deepcopy(o.state_dict()) for o in (self.net, self.opt, self.sched) if o is not None]
         if self.mode == 'compile':
-            cuda = self.device.type == 'cuda'
-            self.loss_fn = torch.compile(self._loss, mode='reduce-overhead' if cuda else None, dynamic=False)
+            self.graphs = self.device.type == 'cuda'
+            self.loss_fn = torch.compile(self._loss, mode='reduce-overhead' if self.graphs else None, dynamic=False)
         for j in (0, self.nb - 1, 0): self.step(*self.batch(j))  # CUDA graphs are recorded at the third call
         self._evaluate()
         for o, s in zip([o for o in (self.net, self.opt, self.sched) if o is not None], saved): o.load_state_dict(s)

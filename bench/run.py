@@ -72,7 +72,7 @@ def d2l_run(root, num_epochs, seed, copy=False)->dict:
     r, wall = timed_process(cmd + (['--copy'] if copy else []), env={**os.environ, 'MPLBACKEND': 'Agg'})
     line = next((l for l in r.stdout.splitlines() if l.startswith('D2L_REPORT ')), None)
     if r.returncode or line is None: return dict(error=_failure(r))
-    rep = json.loads(line.split(' ', 1)[1])
+    rep = json.loads(line[len('D2L_REPORT '):])
     return {**rep, 'wall_s': round(wall, 3), 'final_test_acc': rep['test_acc'][-1]}
 
 def cli_amp_choices()->list:
@@ -192,7 +192,7 @@ def table(rep)->str:
     err = lambda x: f"| failed: {x['error']} | | | | |"
     d = rep.get('d2l')
     if d: lines.append(f"| d2l `train_ch3` ({d.get('source', 'd2l 0.17.6')}) " + (err(d) if 'error' in d else
-                       f"| {d['train_s']:.1f} | {d['wall_s']:.1f} | {d['final_test_acc']:.4f} | 1 | |"))
+                       f"| {d['train_s']:.1f} | {d['wall_s']:.1f} | {d['final_test_acc']:.4f} | 1 | {d.get('failed_check') or ''} |"))
     for amp, x in rep.get('cli', {}).items():
         name = '`mlp-nbdev train`' + ('' if amp == 'float32' else f' `--amp {amp}`')
         if 'error' in x: lines.append(f"| {name} {err(x)}"); continue
