@@ -18,10 +18,12 @@ The seed recipe (784-256-10 ReLU MLP, SGD lr 0.1, momentum 0, batch 256, 10 epoc
    `momentum=0`, `alpha=0`, `batch_size=256`, `max_iter=10`, no early stopping), float32 inputs in [0, 1]; `fit`'s
    seconds (it has no per-epoch test pass). Its own initialization (Glorot), so its accuracy differs a little.
 4. `efficiency`: the project's loop (`run_recipe('seed')`, in this process) against its matrix-product floor: the
-   time `torch.mm` at the layer shapes alone takes (`bench/roofline.py`), measured after every epoch.
-5. `fast`: `bench/fast.py` (data on the device, torch's optimizers, no host sync per step; `torch.compile` where a C++
-   compiler is found, CUDA graphs on a GPU), seed and best recipes, eager and compiled, float32 and bfloat16.
-6. `data` (not with `--quick`): start-up to the first batch, cold and warm cache (`bench/bench_data.py`).
+   time `torch.mm` at the layer shapes alone takes (`bench/roofline.py`), measured after every epoch; then the same
+   under bfloat16 autocast forced (`amp=torch.bfloat16`), against bfloat16 `torch.mm` (not with `--quick`).
+5. `data` (not with `--quick`): start-up to the first batch, cold and warm cache (`bench/bench_data.py`).
+6. `fast`: `bench/fast.py` (data on the device, torch's optimizers, no host sync per step; `torch.compile` where a C++
+   compiler is found, CUDA graphs on a GPU), seed and best recipes, eager and compiled, float32 (`--dtypes
+   float32,bfloat16` adds bfloat16; `--quick`: eager, both dtypes, 12,000 images).
 """
 from __future__ import annotations
 import argparse, contextlib, json, os, platform, shutil, subprocess, sys, tempfile, time, warnings
@@ -93,10 +95,10 @@ def cli_run(root, num_epochs, seed, amp=None)->dict:
         r, wall = timed_process(cmd, env={**os.environ, 'MPLBACKEND': 'Agg'})
         if r.returncode: return dict(error=_failure(r), cmd=' '.join(cmd[1:]))
         m = json.loads((Path(tmp)/'run'/'metrics.json').read_text())
-    first = r.stdout.splitlines()[0] if r.stdout else ''
+    warning = next((l.split('Warning: ', 1)[-1] for l in r.stderr.splitlines() if 'AmpWarning' in l), None)
     return dict(cmd='mlp-nbdev ' + ' '.join(cmd[1:-2]), train_s=round(m['seconds'], 3), wall_s=round(wall, 3),
-                test_acc=round(m['final']['test_acc'], 4), amp=amp, first_line=first,
-                ran_bf16='bfloat16' in first or 'bf16' in str(m.get('config', {}).get('amp_dtype', '')))
+                test_acc=round(m['final']['test_acc'], 4), amp=amp, first_line=r.stdout.splitlines()[0] if r.stdout else '',
+                amp_warning=warning)
 
 def sklearn_run(root, num_epochs, seed)->dict:
     "Section 3: scikit-learn's `MLPClassifier` on the seed recipe, `fit`'s seconds."
@@ -119,14 +121,22 @@ def sklearn_run(root, num_epochs, seed)->dict:
     return dict(train_s=round(train_s, 3), test_acc=round(float(clf.score(Xte, yte)), 4), epochs=clf.n_iter_,
                 sklearn=sklearn.__version__)
 
-def efficiency_run(num_epochs, seed, root, min_s=0.01)->dict:
-    "Section 4: the project's seed-recipe loop in this process, with a `torch.mm` probe after every epoch (not counted)."
+def efficiency_run(num_epochs, seed, root, min_s=0.01, bf16=False)->dict:
+    """Section 4: the project's seed-recipe loop in this process, with a `torch.mm` probe after every epoch (not counted);
+    `bf16`: under bfloat16 autocast, forced (`amp=torch.bfloat16`, whatever the library's probe says), against bf16 `torch.mm`."""
     from mlp_nbdev.recipes import run_recipe
-    probes = []
-    def probe(epoch, history, net): probes.append(roofline.probe(256, 256, torch.device('cpu'), SIZES, min_s=min_s))
-    _, h = run_recipe('seed', num_epochs=num_epochs, seed=seed, root=root, draw=False, verbose=False, on_epoch_end=probe)
+    probes, dtype = [], torch.bfloat16 if bf16 else torch.float32
+    def probe(epoch, history, net): probes.append(roofline.probe(256, 256, torch.device('cpu'), SIZES, dtype, min_s=min_s))
+    _, h = run_recipe('seed', num_epochs=num_epochs, seed=seed, root=root, draw=False, verbose=False, on_epoch_end=probe,
+                      amp=torch.bfloat16 if bf16 else None)
     eff = roofline.efficiency(SIZES, 256, 256, probes, h.seconds)
-    return {**eff, 'test_acc': round(h.test_acc[-1], 4), 'epoch_s': [round(s, 3) for s in h.seconds]}
+    return {**eff, 'test_acc': round(h.test_acc[-1], 4), 'epoch_s': [round(s, 3) for s in h.seconds], 'dtype': str(dtype)}
+
+def bf16_probe()->dict:
+    "What the library's own probe says here: native bfloat16, and a bf16 step's time over a float32 one's."
+    try: from mlp_nbdev.inference import bf16_slowdown, native_bf16
+    except ImportError: return {}
+    return dict(native_bf16=native_bf16('cpu'), bf16_step_over_float32=round(bf16_slowdown('cpu'), 2))
 
 def fast_rows(device, num_epochs, seed, root, quick=False, modes=None, dtypes=None, min_s=0.01)->dict:
     "Section 5: the device-resident trainer, every recipe x mode x dtype asked for; the fastest kept per recipe."
@@ -135,7 +145,7 @@ def fast_rows(device, num_epochs, seed, root, quick=False, modes=None, dtypes=No
     data = device_data(root, device, limit=12000 if quick else None)
     n_train, n_test = len(data[1]), len(data[3])
     modes = modes or (['eager'] if quick or not (device.type == 'cuda' or has_cxx()) else ['eager', 'compile'])
-    dtypes = dtypes or ['float32', 'bfloat16']
+    dtypes = dtypes or (['float32', 'bfloat16'] if quick else ['float32'])  # bfloat16 is measured on the project's loop above
     rows, probes = [], {}
     for name in ('seed', 'best'):
         for mode in modes:
@@ -175,8 +185,13 @@ def ratios(rep)->dict:
     if ok(s, f32): out['train_vs_sklearn'] = round(s['train_s'] / f32['train_s'], 2)
     for amp in ('bf16', 'auto'):
         if ok(f32, c.get(amp, {})): out[f'{amp}_slowdown'] = round(c[amp]['train_s'] / f32['train_s'], 2)
-    if 'efficiency' in rep: out['efficiency'] = rep['efficiency']['efficiency']
+    e, b = rep.get('efficiency', {}), rep.get('efficiency_bf16', {})
+    if e: out['efficiency'] = e['efficiency']
+    if e and b: out['bf16_forced_slowdown'] = round(b['run_s'] / e['run_s'], 2)
     return out
+
+def _faster(ratio, than)->str:
+    return f"{ratio:.1f}x faster than {than}" if ratio >= 1 else f"{1 / ratio:.1f}x slower than {than}"
 
 def _met(value, target, higher=True, fmt='{:g}')->str:
     return f"target {'>=' if higher else '<='} {fmt.format(target)}: {'met' if (value >= target if higher else value <= target) else 'NOT met'}"
@@ -186,7 +201,9 @@ def table(rep)->str:
     m, E, r = rep['machine'], rep['epochs'], rep['ratios']
     lines = [f"Measured in one run on {m['cpu']} ({m['cores']} cores, {m['threads']} torch threads, torch CPU capability "
              f"{m['cpu_capability']}){', ' + m['gpu'] if 'gpu' in m else ''}, torch {m['torch']}, Python {m['python']}; "
-             f"load average {m['load_avg_start']} at the start, {m.get('load_avg_end')} at the end.", '',
+             f"load average {m['load_avg_start']} at the start, {m.get('load_avg_end')} at the end"
+             + (f"; native bfloat16: {'yes' if m['native_bf16'] else 'no'}, the library's probe: a bf16 step takes "
+                f"{m['bf16_step_over_float32']:.2f}x a float32 one" if 'native_bf16' in m else '') + '.', '',
              f"| Seed recipe (784-256-10, SGD lr 0.1, batch 256), {E} epoch{'s' * (E != 1)}, CPU | Training s | Whole process s | "
              f"Test accuracy | Ratio (this run) | Target |", '|---|---|---|---|---|---|']
     err = lambda x: f"| failed: {x['error']} | | | | |"
@@ -197,13 +214,12 @@ def table(rep)->str:
         name = '`mlp-nbdev train`' + ('' if amp == 'float32' else f' `--amp {amp}`')
         if 'error' in x: lines.append(f"| {name} {err(x)}"); continue
         if amp == 'float32':
-            ratio = '; '.join(f"{k} {r[q]:.1f}x faster than d2l" for k, q in (('training', 'train_vs_d2l'), ('whole', 'whole_vs_d2l')) if q in r)
+            ratio = '; '.join(f"{k} {_faster(r[q], 'd2l')}" for k, q in (('training', 'train_vs_d2l'), ('whole', 'whole_vs_d2l')) if q in r)
             target = '; '.join(_met(r[q], TARGETS[q]) for q in ('train_vs_d2l', 'whole_vs_d2l') if q in r)
         else:
-            picked = ' (ran bfloat16)' if x['ran_bf16'] else ' (ran float32)'
-            name += picked if amp == 'auto' else ''
             q = f'{amp}_slowdown'
             ratio = f"{r[q]:.2f}x the float32 training time" if q in r else ''
+            if x.get('amp_warning'): ratio += f" (it said: {x['amp_warning'].split('; ')[0][:160]})"
             target = _met(r[q], TARGETS['bf16_slowdown'], higher=False) if q in r else ''
         lines.append(f"| {name} | {x['train_s']:.2f} | {x['wall_s']:.1f} | {x['test_acc']:.4f} | {ratio} | {target} |")
     s = rep.get('sklearn')
@@ -213,12 +229,17 @@ def table(rep)->str:
         else:
             q = 'train_vs_sklearn'
             lines.append(f"| {name} | {s['train_s']:.2f} | | {s['test_acc']:.4f} | "
-                         + (f"`mlp-nbdev train` trains {r[q]:.2f}x faster | {_met(r[q], TARGETS[q])} |" if q in r else '| |'))
-    e = rep.get('efficiency')
+                         + (f"`mlp-nbdev train` trains {_faster(r[q], 'this')} | {_met(r[q], TARGETS[q])} |" if q in r else '| |'))
+    e, b = rep.get('efficiency'), rep.get('efficiency_bf16')
     if e:
-        lines.append(f"| the loop's matrix products alone (`torch.mm` at the layer shapes), float32 | {e['limit_s']:.2f} | | | "
-                     f"`train_ch3` (in-process, {e['run_s']:.2f} s) at {100 * e['efficiency']:.0f}% of this floor | "
+        lines.append(f"| `run_recipe('seed')` in this process, float32 | {e['run_s']:.2f} | | {e['test_acc']:.4f} | "
+                     f"{100 * e['efficiency']:.0f}% of its matrix-product floor ({e['limit_s']:.2f} s of `torch.mm` at the layer shapes) | "
                      f"{_met(e['efficiency'], TARGETS['efficiency'], fmt='{:.0%}')} |")
+    if b:
+        q = 'bf16_forced_slowdown'
+        lines.append(f"| the same, bfloat16 autocast forced (`amp=torch.bfloat16`) | {b['run_s']:.2f} | | {b['test_acc']:.4f} | "
+                     + (f"{r[q]:.2f}x the float32 time; " if q in r else '')
+                     + f"{100 * b['efficiency']:.0f}% of its bf16 floor ({b['limit_s']:.2f} s) | |")
     f = rep.get('fast')
     if f:
         for name, x in f['kept'].items():
@@ -241,7 +262,7 @@ def main(argv=None):
     p.add_argument('--threads', type=int, default=None, help="torch's intra-op threads in this process (default: torch's default)")
     p.add_argument('--no-reference', action='store_true', help='skip the d2l run (about 1-2 minutes on 2 cores)')
     p.add_argument('--d2l-copy', action='store_true', help="run bench/d2l_ref.py's copy of d2l even if d2l 0.17.6 is installed")
-    p.add_argument('--sections', default=None, help="comma-separated subset of 'd2l,cli,sklearn,efficiency,fast,data' (default: all)")
+    p.add_argument('--sections', default=None, help="comma-separated subset of 'cli,d2l,sklearn,efficiency,data,fast' (default: all)")
     p.add_argument('--modes', default=None, help="fast trainer modes, e.g. 'eager,compile'")
     p.add_argument('--dtypes', default=None, help="fast trainer dtypes, e.g. 'float32,bfloat16'")
     p.add_argument('--root', default=None, help='data root (default: see mlp_nbdev.data.data_root)')
@@ -255,14 +276,14 @@ def main(argv=None):
     else: device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     epochs = a.epochs or (1 if a.quick else 10)
     if epochs < 1: p.error(f"--epochs must be at least 1, got {epochs}")
-    sections = set((a.sections or 'd2l,cli,sklearn,efficiency,fast,data').split(','))
+    sections = set((a.sections or 'cli,d2l,sklearn,efficiency,data,fast').split(','))
     unknown = sections - {'d2l', 'cli', 'sklearn', 'efficiency', 'fast', 'data'}
-    if unknown: p.error(f"unknown --sections {sorted(unknown)}: choose from d2l,cli,sklearn,efficiency,fast,data")
+    if unknown: p.error(f"unknown --sections {sorted(unknown)}: choose from cli,d2l,sklearn,efficiency,data,fast")
     if a.quick: sections -= {'d2l', 'data'}
     if a.no_reference: sections.discard('d2l')
     from mlp_nbdev.data import get_fashion_mnist
     root = get_fashion_mnist(a.root)
-    rep = dict(machine=machine(device), epochs=epochs, seed=a.seed)
+    rep = dict(machine={**machine(device), **bf16_probe()}, epochs=epochs, seed=a.seed)
     if 'cli' in sections:  # float32, bf16 and auto back to back: their ratios see the same load
         amps = ['float32'] + ([] if a.quick else [x for x in ('bf16', 'auto') if x in cli_amp_choices()])
         rep['cli'] = {}
@@ -274,13 +295,15 @@ def main(argv=None):
         rep['d2l'] = d2l_run(root, epochs, a.seed, a.d2l_copy)
     if 'sklearn' in sections:
         log("sklearn: MLPClassifier"); rep['sklearn'] = sklearn_run(root, epochs, a.seed)
-    if 'efficiency' in sections:
-        log("efficiency: train_ch3 against torch.mm"); rep['efficiency'] = efficiency_run(epochs, a.seed, root, 0.002 if a.quick else 0.01)
+    if 'efficiency' in sections:  # float32 and forced bf16 back to back
+        log("efficiency: train_ch3 against torch.mm, float32"); rep['efficiency'] = efficiency_run(epochs, a.seed, root, 0.002 if a.quick else 0.01)
+        if not a.quick:
+            log("efficiency: bf16 forced"); rep['efficiency_bf16'] = efficiency_run(epochs, a.seed, root, 0.01, bf16=True)
+    if 'data' in sections:
+        log("data: start-up to the first batch"); rep['data'] = data_run()
     if 'fast' in sections:
         rep['fast'] = fast_rows(device, epochs, a.seed, root, a.quick, a.modes and a.modes.split(','),
                                 a.dtypes and a.dtypes.split(','), min_s=0.002 if a.quick else 0.01)
-    if 'data' in sections:
-        log("data: start-up to the first batch"); rep['data'] = data_run()
     rep['machine']['load_avg_end'] = load_avg()
     rep['ratios'] = ratios(rep)
     rep['targets'] = TARGETS

@@ -120,14 +120,15 @@ def test_quick_mode_on_cpu(tmp_path):
     assert f['kept']['best']['test_acc'] > 0.7, f['kept']
     lines = r.stdout.strip().splitlines()
     assert lines[0].startswith('Measured in one run on') and 'torch CPU capability' in lines[0], lines[0]
-    assert all(l.startswith('|') for l in lines[2:]) and len(lines) == 2 + 2 + 1 + 1 + 1 + 2, r.stdout  # one table, nothing else
-    assert any(l.startswith('| `mlp-nbdev train` |') for l in lines) and any('`bench/fast.py`, best recipe (cpu' in l for l in lines), r.stdout
+    assert all(l.startswith('|') for l in lines[2:]) and len(lines) == 2 + 2 + 1 + 1 + 1 + 2, r.stdout  # no bf16 row with --quick  # one table, nothing else
+    assert any(l.startswith('| `mlp-nbdev train` |') for l in lines) and any(l.startswith("| `run_recipe('seed')` in this process, float32") for l in lines) and any('`bench/fast.py`, best recipe (cpu' in l for l in lines), r.stdout
 
 def test_table_from_a_report():
     "Ratios come from the report's own numbers; each target says met or NOT met; a failed run is a row, not a crash."
-    rep = dict(machine=dict(cpu='x', cores=2, threads=2, cpu_capability='AVX2', torch='2', python='3', load_avg_start=1, load_avg_end=2),
+    rep = dict(machine=dict(cpu='x', cores=2, threads=2, cpu_capability='AVX2', torch='2', python='3', load_avg_start=1, load_avg_end=2,
+                            native_bf16=False, bf16_step_over_float32=5.0),
                epochs=10, d2l=dict(source='d2l 0.17.6 package', train_s=75., wall_s=80., final_test_acc=0.85),
-               cli=dict(float32=dict(train_s=5., wall_s=10., test_acc=0.84), bf16=dict(train_s=6.5, wall_s=12., test_acc=0.84, ran_bf16=True),
+               cli=dict(float32=dict(train_s=5., wall_s=10., test_acc=0.84), bf16=dict(train_s=6.5, wall_s=12., test_acc=0.84),
                         auto=dict(error='exit 1: boom')),
                sklearn=dict(train_s=7.6, test_acc=0.85, sklearn='1.9'))
     rep['ratios'] = ratios(rep)
@@ -135,7 +136,10 @@ def test_table_from_a_report():
     t = table(rep)
     assert 'training 15.0x faster than d2l; whole 8.0x faster than d2l | target >= 14: met; target >= 10: NOT met |' in t, t
     assert '1.30x the float32 training time | target <= 1.2: NOT met |' in t and '| `mlp-nbdev train` `--amp auto` | failed: exit 1: boom |' in t, t
-    assert 'trains 1.52x faster | target >= 1.5: met |' in t and 'torch CPU capability AVX2' in t, t
+    assert 'trains 1.5x faster than this | target >= 1.5: met |' in t and 'torch CPU capability AVX2' in t, t
+    assert 'native bfloat16: no, the library\'s probe: a bf16 step takes 5.00x a float32 one' in t, t
+    rep['cli']['float32']['train_s'] = 10.
+    assert 'trains 1.3x slower than this' in table({**rep, 'ratios': ratios(rep)})
 
 def test_d2l_copy_runs(tmp_path):
     "The written-out d2l copy trains an epoch on a fresh process and reports its accuracy (the fallback when d2l is absent)."
