@@ -5,24 +5,34 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
+JOBS ?= 2
+# every notebook nbdev_test would run (a leading _ leaves one out); tests/test_notebooks.py runs each once
+NBS := $(sort $(filter-out nbs/_%,$(wildcard nbs/*.ipynb)))
+# quarto for the docs: the one on PATH, else the one QUARTO_INSTALL assembles from the package registries
+QUARTO_INSTALL ?= ../shared/quarto/install.sh
+WITH_QUARTO = export PATH="$(abspath $(BIN)):$$PATH"; command -v quarto >/dev/null || \
+  { [ -x "$(QUARTO_INSTALL)" ] && q=$$("$(QUARTO_INSTALL)") && export PATH="$$(dirname "$$q"):$$PATH"; } || \
+  { echo "make $@: quarto is not on PATH. Install it from https://quarto.org/docs/get-started/ (or with" >&2; \
+    echo "  $(BIN)/nbdev_install_quarto), or set QUARTO_INSTALL to quarto's offline assembly (../shared/quarto/install.sh)." >&2; exit 1; }
 
-.PHONY: help venv data train test check-sync check-clean nbtest pytest check-docs bench lab docs readme nbexec
+.PHONY: help venv data train test check-sync check-clean pytest check-docs bench lab docs readme
 
 help:
-	@echo "make test   set up .venv and the data, then run every check (sync, clean, notebooks, pytest, docs)"
+	@echo "make test   set up .venv and the data, then run every check (sync, clean, notebooks and CLI tests, docs site)"
 	@echo "make train  set up like make test, then mlp-nbdev train (the notes' recipe) into runs/<timestamp>/; ARGS='--recipe best' to change it"
 	@echo "make data   find or fetch Fashion-MNIST and print where it is"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make lab    open Jupyter Lab on nbs/ with the project's venv as the kernel"
-	@echo "make docs   the docs site in _docs/: nbdev_docs with quarto, else an nbconvert preview (open _docs/index.html)"
-	@echo "make readme write README.md from nbs/index.ipynb (never edit README.md by hand)"
-	@echo "make nbexec run every notebook top to bottom in a real Jupyter kernel (copies; nbs/ untouched)"
+	@echo "make docs   the nbdev site in _docs/ with quarto (nbdev_docs; open _docs/index.html)"
+	@echo "make readme write README.md from nbs/index.ipynb with quarto (nbdev_readme; never edit README.md by hand)"
 
 # The venv, with the package installed editable and its dev extras; redone only when settings.ini or setup.py change.
+# (PYTHONWARNINGS: setuptools' notice on every editable install, "Editable installation ... folders named like the
+# package may take precedence", is left out of the first screen)
 $(STAMP): settings.ini setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
 venv: $(STAMP)
@@ -56,19 +66,18 @@ check-clean: $(STAMP)
 	@if [ -n "$$(git status --porcelain -- nbs)" ]; then git status --short -- nbs; \
 	  echo "FAIL clean: nbdev_clean changed notebooks in nbs/. Run nbdev_clean (or nbdev_install_hooks) and commit."; exit 1; fi
 
-# 3. the notebooks' inline tests, by nbdev itself
-nbtest: $(STAMP)
-	$(BIN)/nbdev_test
-
-# 4. every notebook and the command-line tests as pytest cases; ends with "N passed, N failed"
+# 3. the tests, on $(JOBS) cores: every notebook once, by nbdev's own runner (tests/test_notebooks.py calls nbdev's
+#    test_nb, as nbdev_test does), with the command-line and bench tests; pytest ends with "N passed, N failed"
 pytest: $(STAMP)
-	$(PY) -m pytest tests -rA -p no:cacheprovider | tail -n 40; exit $${PIPESTATUS[0]}
+	$(PY) -m pytest -n $(JOBS) -p no:cacheprovider -rfE --durations=8 tests/test_cli.py tests/test_bench.py \
+	  tests/test_notebooks.py $(NBS:%=--nb %)
 
-# 5. the docs: every notebook a page, every exported name on its page, no error outputs, README.md in sync (no quarto)
+# 4. the docs: nbdev_readme and nbdev_docs with quarto, then the project's checks on README.md and _docs/
+#    (exported names and their docments on the pages, no error outputs, maths typeset in Chromium with no network)
 check-docs: $(STAMP)
-	$(PY) .ci/docs.py check
+	@$(WITH_QUARTO); $(PY) .ci/docs.py
 
-test: data check-sync check-clean nbtest pytest check-docs
+test: data check-sync check-clean pytest check-docs
 
 bench: data
 	$(PY) bench/run.py
@@ -77,15 +86,9 @@ bench: data
 lab: data
 	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --notebook-dir=nbs
 
-# quarto on PATH: the nbdev site; else every page through nbconvert into _docs/ (a preview with the plots)
+# the nbdev site in _docs/ (open _docs/index.html), and README.md from nbs/index.ipynb; both need quarto
 docs: $(STAMP)
-	@if command -v quarto >/dev/null; then $(BIN)/nbdev_docs; \
-	else echo "quarto is not on PATH (https://quarto.org/docs/get-started/): building an nbconvert preview"; \
-	  $(PY) .ci/docs.py html; fi
+	@$(WITH_QUARTO); $(BIN)/nbdev_docs
 
 readme: $(STAMP)
-	$(PY) .ci/docs.py readme
-
-# every chapter in a real Jupyter kernel, as `make lab` runs it; seconds per notebook
-nbexec: data
-	$(PY) .ci/docs.py exec
+	@$(WITH_QUARTO); $(BIN)/nbdev_readme
