@@ -71,3 +71,33 @@ def test_sigint_leaves_loadable_checkpoint(tmp_path):
     ckpt = torch.load(out/'model.pt', weights_only=True)
     assert ckpt['epoch'] >= 1 and ckpt['config']['epochs'] == 100
     assert json.loads((out/'metrics.json').read_text())['interrupted'] is True
+
+def test_divergence_is_one_line_exit_1(tmp_path):
+    "A learning rate far too high: the loop's DivergenceError, one line on stderr, exit 1, no traceback."
+    r = cli('train', '--epochs', 2, '--lr', '1e4', '--out', tmp_path/'run')
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'diverged' in lines[0] and 'Traceback' not in r.stderr, r.stderr
+
+def test_full_disk_is_one_line_exit_1():
+    "A disk that fills up at epoch 2 on a real 1.2 MB tmpfs: one line naming the file, exit 1, epoch 1's checkpoint whole, no temp file."
+    from mlp_nbdev.files import small_disk
+    with small_disk('1200k') as (disk, real):
+        if not real: pytest.skip('mounting a tmpfs is not allowed here; 12_cli.ipynb runs the same check with a mock')
+        out = disk/'run'
+        r = cli('train', '--epochs', 2, '--out', out)
+        assert r.returncode == 1, (r.returncode, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"could not write {out/'model.pt'}" in lines[0] and 'Traceback' not in r.stderr, r.stderr
+        assert sorted(p.name for p in out.iterdir()) == ['model.pt']
+        assert torch.load(out/'model.pt', weights_only=True)['epoch'] == 1
+
+def test_help_comes_from_docments():
+    "`--help` shows `train`'s docments, once, and the recipe help names the best recipe's weight decay."
+    from fastcore.docments import docments
+    from mlp_nbdev.cli import train
+    r = cli('train', '--help')
+    assert r.returncode == 0, r.stderr
+    text = ' '.join(r.stdout.split())
+    for name in ('epochs', 'recipe', 'amp'): assert ' '.join(docments(train)[name].split()) in text, name
+    assert 'weight decay 5e-4' in text and 'faster' not in text
