@@ -66,11 +66,12 @@ check-clean: $(STAMP)
 	@if [ -n "$$(git status --porcelain -- nbs)" ]; then git status --short -- nbs; \
 	  echo "FAIL clean: nbdev_clean changed notebooks in nbs/. Run nbdev_clean (or nbdev_install_hooks) and commit."; exit 1; fi
 
-# 3. the tests, on $(JOBS) cores: every notebook once, by nbdev's own runner (tests/test_notebooks.py calls nbdev's
-#    test_nb, as nbdev_test does), with the command-line and bench tests; pytest ends with "N passed, N failed"
+# 3. the tests, in $(JOBS) worker processes: every notebook once, by nbdev's own runner (tests/test_notebooks.py calls
+#    nbdev's test_nb, as nbdev_test does), then the command-line and bench tests; pytest ends with "N passed, N failed".
+#    Notebooks first (the longest), and one torch thread per worker (OMP_NUM_THREADS), so workers do not oversubscribe cores.
 pytest: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) -p no:cacheprovider -rfE --durations=8 tests/test_cli.py tests/test_bench.py \
-	  tests/test_notebooks.py $(NBS:%=--nb %)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -n $(JOBS) -p no:cacheprovider -rfE --durations=8 \
+	  tests/test_notebooks.py $(NBS:%=--nb %) tests/test_cli.py tests/test_bench.py
 
 # 4. the docs: nbdev_readme and nbdev_docs with quarto, then the project's checks on README.md and _docs/
 #    (exported names and their docments on the pages, no error outputs, maths typeset in Chromium with no network)
