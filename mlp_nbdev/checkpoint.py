@@ -30,6 +30,12 @@ def save_checkpoint(path:str|os.PathLike, # where to write, e.g. `runs/x/model.p
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     return atomic_write(path, lambda t: torch.save(dict(state_dict=state, config=config, epoch=epoch), t))
 
+# %% ../nbs/11_checkpoint.ipynb #k010
+def _renamed(have:dict, want:dict)->dict:
+    "`have` under `want`'s keys when only the names differ: the same layers in an older layout of the network."
+    if set(have) == set(want) or [tuple(v.shape) for v in have.values()] != [tuple(v.shape) for v in want.values()]: return have
+    return dict(zip(want, have.values()))
+
 # %% ../nbs/11_checkpoint.ipynb #c011
 def load_checkpoint(path:str|os.PathLike, # a file written by `save_checkpoint`
                     net:nn.Module|None=None, # load into this model; `None`: build it from the checkpoint's config
@@ -46,7 +52,8 @@ def load_checkpoint(path:str|os.PathLike, # a file written by `save_checkpoint`
     cfg = ckpt['config']
     if net is None:
         net = make_net(cfg['model'], cfg['num_hiddens'], normalize=cfg.get('normalize', False), dropout=cfg.get('dropout', 0.))
-    want, have = net.state_dict(), ckpt['state_dict']
+    want = net.state_dict()
+    have = _renamed(ckpt['state_dict'], want)
     for k in [*want, *(k for k in have if k not in want)]:  # in layer order
         a, b = tuple(have[k].shape) if k in have else None, tuple(want[k].shape) if k in want else None
         if a != b:

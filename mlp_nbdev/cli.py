@@ -4,14 +4,14 @@
 
 # %% ../nbs/12_cli.ipynb #n001
 from __future__ import annotations
-import argparse, inspect, math, sys, time
+import argparse, inspect, math, sys, time, warnings
 from datetime import datetime
 from pathlib import Path
 
 import torch
 from fastcore.docments import docments
 from .data import DataError, get_fashion_mnist, load_data_fashion_mnist, raw_dir
-from .inference import resolve_device, try_gpu
+from .inference import _amp_dtype, resolve_device, try_gpu
 from .loop import DivergenceError
 from .recipes import RECIPES, get_recipe, run_recipe
 from .interpret import confusion_matrix, per_class_table, plot_confusion
@@ -39,7 +39,7 @@ def train(model:str='concise', # 'concise' (nn.Sequential) or 'scratch' (hand-wr
           hidden:int=256, # hidden units
           seed:int=0, # random seed for the initial weights and the shuffle
           device:str|None=None, # 'cpu', 'cuda', 'mps' (default: a GPU if there is one, else the CPU)
-          amp:str|None=None, # 'bf16': forward passes under bfloat16 autocast, weights and steps in float32 (default: float32)
+          amp:str|None=None, # 'auto': bfloat16 autocast where a short probe finds it faster than float32 on this machine; 'bf16': bfloat16 autocast, or float32 with a warning where it is 1.2x slower or more (default: float32)
           data:Path|None=None, # data root holding FashionMNIST/raw (default: $MLP_NBDEV_DATA, else ~/.cache/mlp_nbdev)
           out:Path|None=None, # output folder, new or empty (default: runs/<timestamp>)
           echo=print, # where the progress lines go
@@ -51,13 +51,14 @@ def train(model:str='concise', # 'concise' (nn.Sequential) or 'scratch' (hand-wr
         raise UsageError(f"--out {out} already exists and is not empty: pass a new folder.")
     r = get_recipe(recipe, **{k: v for k, v in dict(lr=lr, batch_size=batch_size).items() if v is not None})
     config = dict(model=model, recipe=recipe, num_hiddens=hidden, epochs=epochs, seed=seed, amp=amp, **r)
+    dtype = _amp_dtype(amp, dev)  # decided once, by measurement (see the inference chapter)
     data_iters = load_data_fashion_mnist(r['batch_size'], root=get_fashion_mnist(data), device=dev, seed=seed)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     echo(f"training {model} MLP 784-{hidden}-10, recipe {recipe} (lr {r['lr']}, batch {r['batch_size']}), "
-         f"{epochs} epoch{'s' * (epochs != 1)} on {dev}{' in bfloat16 autocast' if amp else ''}; outputs in {out}")
+         f"{epochs} epoch{'s' * (epochs != 1)} on {dev}{' in bfloat16 autocast' if dtype else ''}; outputs in {out}")
     cb, t0 = CheckpointCB(out/'model.pt', config), time.perf_counter()
-    try: net, history = run_recipe(r, model, epochs, hidden, seed, data=data_iters, device=dev, draw=True, amp=amp, cbs=[cb])
+    try: net, history = run_recipe(r, model, epochs, hidden, seed, data=data_iters, device=dev, draw=True, amp=dtype, cbs=[cb])
     finally:
         if created and not any(out.iterdir()): out.rmdir()   # nothing was saved: leave nothing behind
     if not len(history): raise KeyboardInterrupt
@@ -120,7 +121,7 @@ def _existing_dir(s:str)->Path:
 # %% ../nbs/12_cli.ipynb #n009
 _TYPES = dict(epochs=_positive_int, lr=_positive_float, batch_size=_positive_int, hidden=_positive_int, seed=int,
               data=_existing_dir, out=Path, checkpoint=Path, confusion=Path)
-_CHOICES = dict(model=['concise', 'scratch'], recipe=sorted(RECIPES), amp=['bf16'])
+_CHOICES = dict(model=['concise', 'scratch'], recipe=sorted(RECIPES), amp=['auto', 'bf16'])
 COMMANDS = dict(train=train, evaluate=evaluate, data=find_data)  # subcommand -> the function it calls
 
 # %% ../nbs/12_cli.ipynb #n010
@@ -155,7 +156,11 @@ def main(argv:list[str]|None=None, # arguments after the program name; `None`: `
     except SystemExit as e: return int(e.code or 0)
     command = args.pop('command')
     err = lambda m: print(f"mlp-nbdev {command}: error: {m}", file=sys.stderr)
-    try: result = COMMANDS[command](**args)
+    def warn(message, category, *args, **kwargs): print(f"mlp-nbdev {command}: warning: {message}", file=sys.stderr)
+    try:
+        with warnings.catch_warnings():  # a library warning is one line too, e.g. --amp bf16 where it is slower
+            warnings.showwarning = warn
+            result = COMMANDS[command](**args)
     except UsageError as e: err(e); return 2
     except (DataError, CheckpointError, DivergenceError, OSError) as e: err(e); return 1  # `WriteError` is an `OSError`
     except KeyboardInterrupt: err('interrupted before the first epoch completed; nothing was saved.'); return 130
