@@ -35,6 +35,7 @@ sys.path.insert(0, str(BENCH))
 import roofline
 
 SIZES = (784, 256, 10)
+THREADS = None  # `--threads`: torch's threads here and, by OMP_NUM_THREADS, in the d2l and mlp-nbdev processes
 TARGETS = dict(train_vs_d2l=14., whole_vs_d2l=10., train_vs_sklearn=1.5, bf16_slowdown=1.2, efficiency=0.65)
 
 def log(*a): print(*a, file=sys.stderr, flush=True)
@@ -61,6 +62,7 @@ def has_cxx()->bool:
 def timed_process(cmd, **kw)->tuple[subprocess.CompletedProcess, float]:
     "Run `cmd`; the completed process and its wall seconds, start to exit."
     t = time.perf_counter()
+    if THREADS: kw['env'] = {**kw.get('env', os.environ), 'OMP_NUM_THREADS': str(THREADS)}  # --threads reaches them too
     r = subprocess.run(cmd, capture_output=True, text=True, **kw)
     return r, time.perf_counter() - t
 
@@ -259,7 +261,7 @@ def main(argv=None):
     p.add_argument('--quick', action='store_true', help='1 epoch; no d2l, no data section; float32 CLI run only; fast trainer eager, on 12,000 images')
     p.add_argument('--epochs', type=int, default=None, help='epochs of every run (default 10; 1 with --quick)')
     p.add_argument('--seed', type=int, default=0, help='seed of the weights and the shuffling (default 0)')
-    p.add_argument('--threads', type=int, default=None, help="torch's intra-op threads in this process (default: torch's default)")
+    p.add_argument('--threads', type=int, default=None, help="torch's intra-op threads, here and in the d2l and mlp-nbdev processes (default: torch's); 1 is robust on a crowded CPU")
     p.add_argument('--no-reference', action='store_true', help='skip the d2l run (about 1-2 minutes on 2 cores)')
     p.add_argument('--d2l-copy', action='store_true', help="run bench/d2l_ref.py's copy of d2l even if d2l 0.17.6 is installed")
     p.add_argument('--sections', default=None, help="comma-separated subset of 'cli,d2l,sklearn,efficiency,data,fast' (default: all)")
@@ -268,7 +270,8 @@ def main(argv=None):
     p.add_argument('--root', default=None, help='data root (default: see mlp_nbdev.data.data_root)')
     p.add_argument('--out', default=None, help='also write the JSON report to this file')
     a = p.parse_args(argv)
-    if a.threads: torch.set_num_threads(a.threads)
+    global THREADS
+    if a.threads: torch.set_num_threads(a.threads); THREADS = a.threads
     if a.device is not None:
         from mlp_nbdev.inference import resolve_device
         try: device = resolve_device(a.device)
