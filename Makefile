@@ -80,8 +80,10 @@ check-docs: $(STAMP)
 
 test: data check-sync check-clean pytest check-docs
 
+# d2l 0.17.6 pins numpy 1.21.5 (no wheel for Python 3.11): installed without its pins, with pandas, which `d2l.torch` imports
 bench: data
-	$(PY) bench/run.py
+	$(PY) -m pip install -q pandas && $(PY) -m pip install -q --no-deps d2l==0.17.6
+	$(PY) bench/run.py $(ARGS)
 
 # Jupyter from the venv prefers the venv's own `python3` kernelspec (see `$(BIN)/jupyter kernelspec list`)
 lab: data
