@@ -53,7 +53,7 @@ def _check(self:DivergenceGuard, learn):
 
 def _after_epoch(self:DivergenceGuard, learn):
     r, C = learn.history[-1], learn.num_classes
-    if self.warned or r['train_acc'] >= 1.5 / C or r['train_loss'] < 0.95 * self.first: return
+    if self.warned or r['epoch'] < 2 or r['train_acc'] >= 1.5 / C or r['train_loss'] < 0.95 * self.first: return
     self.warned = True
     warnings.warn(f"epoch {r['epoch']}: training accuracy {r['train_acc']:.3f} is at chance (1/{C}) and the loss "
                   f"{r['train_loss']:.4g} is no lower than at the start ({self.first:.4g}): the network is not learning. "
