@@ -1,5 +1,5 @@
 "The `mlp-nbdev` command as a user runs it: a real subprocess on the real data."
-import json, os, signal, subprocess, sys, time
+import json, os, re, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
 
@@ -58,8 +58,11 @@ def test_corrupted_checkpoint(run_dir, tmp_path):
 
 def test_sigint_leaves_loadable_checkpoint(tmp_path):
     out = tmp_path/'run'
+    # pytest-xdist's workers ignore SIGINT, and a child inherits that (Python then installs no KeyboardInterrupt
+    # handler): give the command the default disposition a terminal gives it
     p = subprocess.Popen([str(EXE), 'train', '--epochs', '100', '--out', str(out)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env={**os.environ, 'PYTHONUNBUFFERED': '1'})
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, 'PYTHONUNBUFFERED': '1'},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     for line in p.stdout:
         lines.append(line)
@@ -100,4 +103,4 @@ def test_help_comes_from_docments():
     assert r.returncode == 0, r.stderr
     text = ' '.join(r.stdout.split())
     for name in ('epochs', 'recipe', 'amp'): assert ' '.join(docments(train)[name].split()) in text, name
-    assert 'weight decay 5e-4' in text and 'faster' not in text
+    assert 'weight decay 5e-4' in text and not re.search(r'[\d.]+x faster', text), text  # no measured speed-up: it depends on the CPU
