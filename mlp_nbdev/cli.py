@@ -72,8 +72,8 @@ def train(model:str='concise', # 'concise' (nn.Sequential) or 'scratch' (hand-wr
 
 # %% ../nbs/12_cli.ipynb #n006
 def evaluate(checkpoint:Path, # a model.pt written by `mlp-nbdev train`
-             data:Path|None=None,
-             device:str|None=None,
+             data:Path|None=None, # data root (the option's help is `train`'s)
+             device:str|None=None, # where to evaluate (the option's help is `train`'s)
              confusion:Path|None=None, # also draw the confusion matrix into this PNG file
              echo=print, # where the report goes
             )->dict: # `test_acc`, `per_class` accuracies, `confusion` counts
@@ -93,7 +93,7 @@ def evaluate(checkpoint:Path, # a model.pt written by `mlp-nbdev train`
     return dict(test_acc=acc, per_class=(cm.diagonal() / cm.sum(1)).tolist(), confusion=cm.tolist())
 
 # %% ../nbs/12_cli.ipynb #n007
-def find_data(data:Path|None=None,
+def find_data(data:Path|None=None, # data root (the option's help is `train`'s)
               echo=print, # where the answer goes
              )->Path: # the folder holding the raw files
     "Find Fashion-MNIST in the data root, or place it there (Debian package, else download); print where it is."
@@ -126,11 +126,11 @@ COMMANDS = dict(train=train, evaluate=evaluate, data=find_data)  # subcommand ->
 
 # %% ../nbs/12_cli.ipynb #n010
 def _add_options(parser:argparse.ArgumentParser, command, shared=train):
-    "One option per parameter of `command` (but `echo`); its help is the parameter's docment, else `shared`'s."
+    "One option per parameter of `command` (but `echo`); its help is `shared`'s docment of the same name, else its own."
     own, common = docments(command, full=True, returns=False), docments(shared, returns=False)
     for name, d in own.items():
         if name == 'echo': continue
-        kw = dict(type=_TYPES.get(name), choices=_CHOICES.get(name), help=d.docment or common.get(name))
+        kw = dict(type=_TYPES.get(name), choices=_CHOICES.get(name), help=common.get(name) or d.docment)
         if d.default is inspect.Parameter.empty: parser.add_argument(name, **kw); continue
         if d.default is not None: kw['help'] += f' (default {d.default})'
         parser.add_argument('--' + name.replace('_', '-'), default=d.default, **kw)

@@ -94,7 +94,8 @@ class AmpWarning(UserWarning):
 
 _BF16_SLOWDOWN = {}  # device type -> bfloat16 step time / float32 step time, probed once per process
 
-def native_bf16(device:torch.device|str='cpu')->bool:
+def native_bf16(device:torch.device|str='cpu', # a `torch.device` or its name
+               )->bool:
     "Whether `device` multiplies bfloat16 natively: a CUDA GPU that supports it, or a CPU with AVX-512 BF16 or AMX."
     device = torch.device(device)
     if device.type == 'cuda': return torch.cuda.is_bf16_supported()
