@@ -12,6 +12,7 @@ from types import MappingProxyType
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from .display import axes_or_new
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'grad_of', 'plot_activation', 'relu_scratch', 'activation_gallery']
@@ -68,9 +69,7 @@ def plot_activation(f:Callable[[Tensor], Tensor], # elementwise function, Tensor
     x = _default_x() if x is None else x
     _check_points(x)
     name = name or _name(f)
-    if ax is None:
-        import matplotlib.pyplot as plt  # here, not at import: computing needs no matplotlib
-        _, ax = plt.subplots(figsize=(3.5, 2.5), layout='constrained')
+    ax = axes_or_new(ax, (3.5, 2.5))  # pyplot only now: computing needs no matplotlib
     xs, labels = x.detach().cpu().float().numpy(), []
     if what in ('f', 'both'):
         with torch.no_grad(): y = f(x.detach())

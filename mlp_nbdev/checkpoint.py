@@ -9,7 +9,10 @@ from datetime import datetime
 from pathlib import Path
 import torch
 from torch import nn
+from importlib.metadata import version
 from .files import atomic_write
+from .display import plot_history
+from .train import predict
 from .loop import Callback, History
 from .concise import make_net
 
@@ -86,9 +89,9 @@ def save_figure(path:str|os.PathLike, # the PNG to write
 
 # %% ../nbs/11_checkpoint.ipynb #n016
 def _versions()->dict:
-    import torchvision, matplotlib, mlp_nbdev
-    return dict(python=platform.python_version(), torch=torch.__version__, torchvision=torchvision.__version__,
-                matplotlib=matplotlib.__version__, mlp_nbdev=mlp_nbdev.__version__, platform=platform.platform())
+    "Versions of what the run used: torch's own string, the others from package metadata (importing torchvision costs seconds)."
+    return dict(python=platform.python_version(), torch=torch.__version__,
+                **{p: version(p) for p in ('torchvision', 'matplotlib', 'mlp_nbdev')}, platform=platform.platform())
 
 # %% ../nbs/11_checkpoint.ipynb #n017
 def write_run(out:Path, # the run's folder
@@ -101,8 +104,6 @@ def write_run(out:Path, # the run's folder
              )->dict: # the metrics written to `metrics.json`
     "Write `metrics.json`, `curves.png` and `predictions.png` of a training run into `out`."
     import matplotlib.pyplot as plt
-    from mlp_nbdev.display import plot_history
-    from mlp_nbdev.train import predict
     last = history[-1]
     metrics = dict(config=config, history=history.to_dicts(), final=dict(train_loss=last['train_loss'],
                    train_acc=last['train_acc'], test_acc=last['test_acc'], epochs=len(history)),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from .display import axes_or_new
 from .loop import DivergenceError, History
 from .recipes import RECIPES, get_recipe, run_recipe, seed_all
 
@@ -66,9 +67,7 @@ def plot_runs(runs:Sequence[Run], # what `sweep` returned
               label:Callable[[object], str]=str, # legend text of a run's value
              ): # the axes
     "One line per run of `key` against epoch; a diverged run ends in an x at the epoch it diverged in."
-    if ax is None:
-        import matplotlib.pyplot as plt
-        _, ax = plt.subplots(figsize=(5, 3.2), layout='constrained')
+    ax = axes_or_new(ax, (5, 3.2))
     for i, r in enumerate(runs):
         ys = r.history.column(key)
         line, = ax.plot(range(1, len(ys) + 1), ys, '.-', color=f'C{i}',

@@ -10,7 +10,7 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from .data import TEXT_LABELS
-from .display import show_images
+from .display import axes_or_new, show_images
 from .inference import inference
 
 # %% auto #0
@@ -46,8 +46,7 @@ def plot_confusion(cm:torch.Tensor, # counts, row = true class
                    ax=None, # matplotlib axes; `None`: a new figure
                   ):
     "Draw a confusion matrix as row-normalized colours with the counts written in; returns the axes."
-    import matplotlib.pyplot as plt
-    if ax is None: _, ax = plt.subplots(figsize=(7, 6), layout='constrained')
+    ax = axes_or_new(ax, (7, 6))
     frac = cm.float() / cm.sum(1, keepdim=True).clamp(min=1)
     im = ax.imshow(frac.numpy(), cmap='Blues', vmin=0, vmax=1)
     n = len(labels)
