@@ -3,7 +3,8 @@
     python bench/run.py           # everything (`make bench`): a few minutes on a 2-core CPU
     python bench/run.py --quick   # 1 epoch, no d2l, fast trainer on a slice of the data: the test's seconds
 
-Everything is measured in this one run and every ratio is taken between runs of this one run (the machine may be
+An untimed warm-up comes first (not with `--quick`): the first process of a run would otherwise pay alone for reading
+torch's libraries from disk. Everything is measured in this one run and every ratio is taken between runs of this one run (the machine may be
 shared: absolute seconds move, ratios of neighbouring runs move less; the load average is reported before and after).
 The seed recipe (784-256-10 ReLU MLP, SGD lr 0.1, momentum 0, batch 256, 10 epochs), on the CPU:
 
@@ -102,6 +103,16 @@ def cli_run(root, num_epochs, seed, amp=None)->dict:
                 test_acc=round(m['final']['test_acc'], 4), amp=amp, first_line=r.stdout.splitlines()[0] if r.stdout else '',
                 amp_warning=warning)
 
+def warm_up(root)->float:
+    """Untimed: a process importing what the timed ones import, then a one-epoch `mlp-nbdev train`, so that the first
+    timed process does not pay alone for reading torch's libraries from disk (29 Nov: 12.6 s whole process for the first
+    `mlp-nbdev train` of a run, 8-9 s for the next ones). Returns its seconds."""
+    t = time.perf_counter()
+    code = "import torch, torchvision, matplotlib.pyplot\ntry: import sklearn.neural_network, d2l.torch\nexcept ImportError: pass"
+    timed_process([sys.executable, '-c', code], env={**os.environ, 'MPLBACKEND': 'Agg'})
+    cli_run(root, 1, 0)
+    return round(time.perf_counter() - t, 2)
+
 def sklearn_run(root, num_epochs, seed)->dict:
     "Section 3: scikit-learn's `MLPClassifier` on the seed recipe, `fit`'s seconds."
     try:
@@ -190,6 +201,28 @@ def ratios(rep)->dict:
     e, b = rep.get('efficiency', {}), rep.get('efficiency_bf16', {})
     if e: out['efficiency'] = e['efficiency']
     if e and b: out['bf16_forced_slowdown'] = round(b['run_s'] / e['run_s'], 2)
+    out.update(ceilings(rep))
+    return out
+
+def ceilings(rep)->dict:
+    """What this machine allows: each ratio if `mlp-nbdev train` trained in exactly its float32 matrix-product floor (the
+    `efficiency` section's `limit_s`: training and a test pass per epoch, as the CLI's `seconds`), start-up as measured; and
+    the share of that floor each target needs (`need_*`: a target above 100% cannot be met in float32 here)."""
+    d, c, s, e = rep.get('d2l', {}), rep.get('cli', {}).get('float32', {}), rep.get('sklearn', {}), rep.get('efficiency', {})
+    ok = lambda *xs: all('error' not in x and x for x in xs)
+    if not ok(e): return {}
+    floor, out = e['limit_s'], {}
+    if ok(d):
+        out['ceiling_train_vs_d2l'] = round(d['train_s'] / floor, 2)
+        out['need_train_vs_d2l'] = round(TARGETS['train_vs_d2l'] * floor / d['train_s'], 3)
+    if ok(d, c):
+        startup = c['wall_s'] - c['train_s']  # everything the CLI does besides training, as measured
+        out['ceiling_whole_vs_d2l'] = round(d['wall_s'] / (floor + startup), 2)
+        budget = d['wall_s'] / TARGETS['whole_vs_d2l'] - startup  # training seconds the whole-process target leaves
+        out['need_whole_vs_d2l'] = round(floor / budget, 3) if budget > 0 else float('inf')
+    if ok(s):
+        out['ceiling_train_vs_sklearn'] = round(s['train_s'] / floor, 2)
+        out['need_train_vs_sklearn'] = round(TARGETS['train_vs_sklearn'] * floor / s['train_s'], 3)
     return out
 
 def _faster(ratio, than)->str:
@@ -249,6 +282,13 @@ def table(rep)->str:
             lines.append(f"| `bench/fast.py`, {name} recipe ({f['device']}, {x['mode']}, {x['dtype']}, fastest of "
                          f"{sum(y['recipe'] == name for y in f['rows'])}) | {x['seconds']:.2f} | | {x['test_acc']:.4f} | "
                          f"{100 * x['efficiency']:.0f}% of its matrix products{setup} | |")
+    q = [(k, f'need_{k}') for k in ('train_vs_d2l', 'whole_vs_d2l', 'train_vs_sklearn') if f'ceiling_{k}' in r]
+    if q:
+        names = dict(train_vs_d2l='d2l training', whole_vs_d2l='d2l whole process', train_vs_sklearn='scikit-learn')
+        need = lambda v: f"{100 * v:.0f}%" if v != float('inf') else 'more than start-up leaves'
+        lines.append(f"| ceiling on this machine: `mlp-nbdev train` at 100% of its float32 floor ({e['limit_s']:.2f} s) | | | | "
+                     + '; '.join(f"{r[f'ceiling_{k}']:.1f}x {names[k]}" for k, _ in q) + ' | '
+                     + '; '.join(f"{TARGETS[k]:g}x needs {need(r[n])} of the floor" for k, n in q) + ' |')
     dd = rep.get('data')
     if dd and 'startup_warm_s' in dd:
         lines.append(f"| start-up to the first batch: warm cache / cold cache / `import torch` alone | | "
@@ -287,6 +327,8 @@ def main(argv=None):
     from mlp_nbdev.data import get_fashion_mnist
     root = get_fashion_mnist(a.root)
     rep = dict(machine={**machine(device), **bf16_probe()}, epochs=epochs, seed=a.seed)
+    if not a.quick and sections & {'cli', 'd2l'}:
+        log("warm-up (untimed): the libraries read from disk once"); rep['warm_up_s'] = warm_up(root)
     if 'cli' in sections:  # float32, bf16 and auto back to back: their ratios see the same load
         amps = ['float32'] + ([] if a.quick else [x for x in ('bf16', 'auto') if x in cli_amp_choices()])
         rep['cli'] = {}

@@ -141,6 +141,24 @@ def test_table_from_a_report():
     rep['cli']['float32']['train_s'] = 10.
     assert 'trains 1.3x slower than this' in table({**rep, 'ratios': ratios(rep)})
 
+def test_ceilings_from_the_floor():
+    "What the machine allows: each ratio at 100% of the float32 floor, and the share of the floor each target needs."
+    rep = dict(machine=dict(cpu='x', cores=2, threads=2, cpu_capability='AVX512', torch='2', python='3', load_avg_start=1),
+               epochs=10, d2l=dict(train_s=56., wall_s=61., final_test_acc=0.85),
+               cli=dict(float32=dict(train_s=6., wall_s=9., test_acc=0.83)), sklearn=dict(train_s=6., test_acc=0.85),
+               efficiency=dict(run_s=5., limit_s=3., efficiency=0.6, test_acc=0.83))
+    r = ratios(rep)
+    # training: 56 / 3 = 18.7x at best; 14x needs 14 * 3 / 56 = 75% of the floor. Whole: 61 / (3 + 3 s besides training)
+    # = 10.2x; 10x leaves 6.1 - 3 = 3.1 s of training: 3 / 3.1 = 97%. scikit-learn: 6 / 3 = 2x; 1.5x needs 75%.
+    assert (r['ceiling_train_vs_d2l'], r['need_train_vs_d2l']) == (18.67, 0.75), r
+    assert (r['ceiling_whole_vs_d2l'], r['need_whole_vs_d2l']) == (10.17, 0.968), r
+    assert (r['ceiling_train_vs_sklearn'], r['need_train_vs_sklearn']) == (2.0, 0.75), r
+    row = next(l for l in table({**rep, 'ratios': r}).splitlines() if l.startswith('| ceiling on this machine'))
+    assert '18.7x d2l training; 10.2x d2l whole process; 2.0x scikit-learn' in row and '14x needs 75% of the floor' in row, row
+    rep['d2l']['wall_s'] = 8.  # start-up alone above the whole-process budget: no training time could meet it
+    assert ratios(rep)['need_whole_vs_d2l'] == float('inf') and 'more than start-up leaves' in table({**rep, 'ratios': ratios(rep)})
+    assert 'ceiling_train_vs_d2l' not in ratios({**rep, 'efficiency': {}}), 'no floor, no ceiling'
+
 def test_d2l_copy_runs(tmp_path):
     "The written-out d2l copy trains an epoch on a fresh process and reports its accuracy (the fallback when d2l is absent)."
     from mlp_nbdev.data import get_fashion_mnist
