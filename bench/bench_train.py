@@ -9,10 +9,12 @@ in-memory batches, measured in one run with the contenders interleaved. Prints o
 On a shared machine the load moves between epochs; `ratio_of_best` (fastest epoch of each, as `timeit` advises)
 and `ratio_paired_median` (median of the ratios of adjacent epochs) are less sensitive to it.
 """
-import argparse, json, statistics, time
+import argparse, json, statistics, sys, time
+from pathlib import Path
 import torch
 from torch import nn
 from mlp_nbdev.train import train_ch3, train_epoch, resolve_device
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # roofline
 
 def batches(X, y, batch_size):
     return [(X[i:i+batch_size], y[i:i+batch_size]) for i in range(0, len(y), batch_size)]
@@ -52,6 +54,33 @@ def timed(f, device):
     sync(device)
     return time.perf_counter() - t
 
+def phase_split(train_iter, device='cpu', epochs:int=3)->dict:
+    """Where a training step's time goes: microseconds per step (median over `epochs` epochs of the seed recipe's bare
+    loop) for the batch (`data`: gather and conversion), the forward pass and loss (`forward`), `zero_grad` and the
+    backward pass (`backward`) and the optimizer (`step`), next to the same step's matrix products timed alone with
+    operands hot in cache (`roofline.probe`: `gemm_forward`, `gemm_backward`)."""
+    import roofline
+    device = torch.device(device)
+    net, opt = seed_net(device)
+    loss, pc, per_epoch, B = nn.CrossEntropyLoss(), time.perf_counter, [], 0
+    for _ in range(epochs + 1):  # the first epoch warms up
+        T, n, it = dict(data=0., forward=0., backward=0., step=0.), 0, iter(train_iter)
+        while True:
+            a = pc()
+            try: X, y = next(it)
+            except StopIteration: break
+            B = B or len(y)  # the batch size: the first batch's (the last may be short)
+            b = pc(); l = loss(net(X), y); sync(device); c = pc()
+            opt.zero_grad(); l.backward(); sync(device); d = pc()
+            opt.step(); sync(device); e = pc()
+            T['data'] += b - a; T['forward'] += c - b; T['backward'] += d - c; T['step'] += e - d; n += 1
+        per_epoch.append({k: v / n * 1e6 for k, v in T.items()})
+    out = {k: round(statistics.median(p[k] for p in per_epoch[1:]), 1) for k in per_epoch[0]}
+    g = roofline.probe(B, B, device)
+    out['gemm_forward'] = round(1e6 * sum(v for k, v in g.items() if k.startswith('fwd')), 1)
+    out['gemm_backward'] = round(1e6 * sum(v for k, v in g.items() if k.startswith(('dW', 'dX'))), 1)
+    return out
+
 def main(repeats=5, data='synthetic', device='cpu', batch_size=256):
     device = resolve_device(device)
     train_iter, test_iter = get_data(data, batch_size, device)
@@ -78,7 +107,8 @@ def main(repeats=5, data='synthetic', device='cpu', batch_size=256):
               'ratio_train_part': round(med['train_epoch'] / med['bare'], 3),
               'ratio_of_best': round(best['train_ch3'] / best['bare'], 3),
               'ratio_paired_median': round(statistics.median(paired), 3),
-              'all_s': {k: [round(t, 3) for t in v] for k, v in times.items()}}
+              'all_s': {k: [round(t, 3) for t in v] for k, v in times.items()},
+              'phases_us': phase_split(train_iter, device)}
     print(json.dumps(report))
     return report
 

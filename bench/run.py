@@ -143,7 +143,12 @@ def efficiency_run(num_epochs, seed, root, min_s=0.01, bf16=False)->dict:
     _, h = run_recipe('seed', num_epochs=num_epochs, seed=seed, root=root, draw=False, verbose=False, on_epoch_end=probe,
                       amp=torch.bfloat16 if bf16 else None)
     eff = roofline.efficiency(SIZES, 256, 256, probes, h.seconds)
-    return {**eff, 'test_acc': round(h.test_acc[-1], 4), 'epoch_s': [round(s, 3) for s in h.seconds], 'dtype': str(dtype)}
+    out = {**eff, 'test_acc': round(h.test_acc[-1], 4), 'epoch_s': [round(s, 3) for s in h.seconds], 'dtype': str(dtype)}
+    if not bf16:  # where the step's time goes, in float32 (see `bench_train.phase_split`)
+        from bench_train import phase_split
+        from mlp_nbdev.data import load_data_fashion_mnist
+        out['phases_us'] = phase_split(load_data_fashion_mnist(256, root=root, seed=seed)[0], epochs=2 if min_s < 0.01 else 3)
+    return out
 
 def bf16_probe()->dict:
     "What the library's own probe says here: native bfloat16, and a bf16 step's time over a float32 one's."
@@ -270,6 +275,11 @@ def table(rep)->str:
         lines.append(f"| `run_recipe('seed')` in this process, float32 | {e['run_s']:.2f} | | {e['test_acc']:.4f} | "
                      f"{100 * e['efficiency']:.0f}% of its matrix-product floor ({e['limit_s']:.2f} s of `torch.mm` at the layer shapes) | "
                      f"{_met(e['efficiency'], TARGETS['efficiency'], fmt='{:.0%}')} |")
+        ph = e.get('phases_us')
+        if ph:
+            lines.append(f"| where a step goes (bare loop, µs per step): batch {ph['data']:.0f}, forward {ph['forward']:.0f} "
+                         f"(its products alone, hot in cache: {ph['gemm_forward']:.0f}), backward {ph['backward']:.0f} "
+                         f"({ph['gemm_backward']:.0f}), optimizer step {ph['step']:.0f} | | | | | |")
     if b:
         q = 'bf16_forced_slowdown'
         lines.append(f"| the same, bfloat16 autocast forced (`amp=torch.bfloat16`) | {b['run_s']:.2f} | | {b['test_acc']:.4f} | "

@@ -120,7 +120,12 @@ def test_quick_mode_on_cpu(tmp_path):
     assert f['kept']['best']['test_acc'] > 0.7, f['kept']
     lines = r.stdout.strip().splitlines()
     assert lines[0].startswith('Measured in one run on') and 'torch CPU capability' in lines[0], lines[0]
-    assert all(l.startswith('|') for l in lines[2:]) and len(lines) == 2 + 2 + 1 + 1 + 1 + 2, r.stdout  # no bf16 row with --quick  # one table, nothing else
+    # one table, nothing else: header 2, CLI, scikit-learn, the loop, where a step goes, the ceiling, fast 2 (no bf16 rows with --quick)
+    assert all(l.startswith('|') for l in lines[2:]) and len(lines) == 2 + 2 + 1 + 1 + 1 + 1 + 1 + 2, r.stdout
+    ph = e['phases_us']
+    assert all(ph[k] > 0 for k in ('data', 'forward', 'backward', 'step')) and ph['gemm_forward'] < ph['forward'], ph
+    assert any(l.startswith('| where a step goes') for l in lines), r.stdout
+    assert ('error' in s) == (not any(l.startswith('| ceiling on this machine') for l in lines)), r.stdout
     assert any(l.startswith('| `mlp-nbdev train` |') for l in lines) and any(l.startswith("| `run_recipe('seed')` in this process, float32") for l in lines) and any('`bench/fast.py`, best recipe (cpu' in l for l in lines), r.stdout
 
 def test_table_from_a_report():
