@@ -58,7 +58,8 @@ def train(model:str='concise', # 'concise' (nn.Sequential) or 'scratch' (hand-wr
     echo(f"training {model} MLP 784-{hidden}-10, recipe {recipe} (lr {r['lr']}, batch {r['batch_size']}), "
          f"{epochs} epoch{'s' * (epochs != 1)} on {dev}{' in bfloat16 autocast' if dtype else ''}; outputs in {out}")
     cb, t0 = CheckpointCB(out/'model.pt', config), time.perf_counter()
-    try: net, history = run_recipe(r, model, epochs, hidden, seed, data=data_iters, device=dev, draw=True, amp=dtype, cbs=[cb])
+    try: net, history = run_recipe(r, model, epochs, hidden, seed, data=data_iters, device=dev, draw=False,
+                                      progress=sys.stdout.isatty(), amp=dtype, cbs=[cb])  # curves.png: `write_run`
     finally:
         if created and not any(out.iterdir()): out.rmdir()   # nothing was saved: leave nothing behind
     if not len(history): raise KeyboardInterrupt
