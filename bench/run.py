@@ -281,16 +281,16 @@ def table(rep)->str:
         lines.append(f"| `run_recipe('seed')` in this process, float32 | {e['run_s']:.2f} | | {e['test_acc']:.4f} | "
                      f"{100 * e['efficiency']:.0f}% of its matrix-product floor ({e['limit_s']:.2f} s of `torch.mm` at the layer shapes) | "
                      f"{_met(e['efficiency'], TARGETS['efficiency'], fmt='{:.0%}')} |")
-        ph = e.get('phases_us')
-        if ph:
-            lines.append(f"| where a step goes (bare loop, µs per step): batch {ph['data']:.0f}, forward {ph['forward']:.0f} "
-                         f"(its products alone, hot in cache: {ph['gemm_forward']:.0f}), backward {ph['backward']:.0f} "
-                         f"({ph['gemm_backward']:.0f}), optimizer step {ph['step']:.0f} | | | | | |")
     if b:
         q = 'bf16_forced_slowdown'
         lines.append(f"| the same, bfloat16 autocast forced (`amp=torch.bfloat16`) | {b['run_s']:.2f} | | {b['test_acc']:.4f} | "
                      + (f"{r[q]:.2f}x the float32 time; " if q in r else '')
                      + f"{100 * b['efficiency']:.0f}% of its bf16 floor ({b['limit_s']:.2f} s) | |")
+    ph = (e or {}).get('phases_us')
+    if ph:  # after the bf16 row, whose "the same" is the float32 row
+        lines.append(f"| where a step goes (bare loop, µs per step): batch {ph['data']:.0f}, forward {ph['forward']:.0f} "
+                         f"(its products alone, hot in cache: {ph['gemm_forward']:.0f}), backward {ph['backward']:.0f} "
+                         f"({ph['gemm_backward']:.0f}), optimizer step {ph['step']:.0f} | | | | | |")
     f = rep.get('fast')
     if f:
         for name, x in f['kept'].items():
