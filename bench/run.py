@@ -141,17 +141,18 @@ def sklearn_run(root, num_epochs, seed)->dict:
 def efficiency_run(num_epochs, seed, root, min_s=0.01, bf16=False)->dict:
     """Section 4: the project's seed-recipe loop in this process, with a `torch.mm` probe after every epoch (not counted);
     `bf16`: under bfloat16 autocast, forced (`amp=torch.bfloat16`, whatever the library's probe says), against bf16 `torch.mm`."""
-    from mlp_nbdev.recipes import run_recipe
+    from mlp_nbdev.recipes import get_recipe, run_recipe
+    from mlp_nbdev.data import load_data_fashion_mnist
     probes, dtype = [], torch.bfloat16 if bf16 else torch.float32
     def probe(epoch, history, net): probes.append(roofline.probe(256, 256, torch.device('cpu'), SIZES, dtype, min_s=min_s))
-    _, h = run_recipe('seed', num_epochs=num_epochs, seed=seed, root=root, draw=False, verbose=False, on_epoch_end=probe,
+    data = load_data_fashion_mnist(get_recipe('seed')['batch_size'], root=root, seed=seed)  # run_recipe's, reused below
+    _, h = run_recipe('seed', num_epochs=num_epochs, seed=seed, data=data, draw=False, verbose=False, on_epoch_end=probe,
                       amp=torch.bfloat16 if bf16 else None)
     eff = roofline.efficiency(SIZES, 256, 256, probes, h.seconds)
     out = {**eff, 'test_acc': round(h.test_acc[-1], 4), 'epoch_s': [round(s, 3) for s in h.seconds], 'dtype': str(dtype)}
     if not bf16:  # where the step's time goes, in float32 (see `bench_train.phase_split`)
         from bench_train import phase_split
-        from mlp_nbdev.data import load_data_fashion_mnist
-        out['phases_us'] = phase_split(load_data_fashion_mnist(256, root=root, seed=seed)[0], epochs=2 if min_s < 0.01 else 3)
+        out['phases_us'] = phase_split(data[0], epochs=2 if min_s < 0.01 else 3)
     return out
 
 def bf16_probe()->dict:
@@ -196,17 +197,20 @@ def data_run()->dict:
         try: return bench_data.main(startup_only=True)
         except TypeError: return bench_data.main()
 
+def _ok(*sections)->bool:
+    "Every section ran (is not empty) and did not fail."
+    return all('error' not in x and x for x in sections)
+
 def ratios(rep)->dict:
     "Every ratio of the table, from the numbers of this one run."
     out, d, c, s = {}, rep.get('d2l', {}), rep.get('cli', {}), rep.get('sklearn', {})
     f32 = c.get('float32', {})
-    ok = lambda *xs: all('error' not in x and x for x in xs)
-    if ok(d, f32):
+    if _ok(d, f32):
         out['train_vs_d2l'] = round(d['train_s'] / f32['train_s'], 2)
         out['whole_vs_d2l'] = round(d['wall_s'] / f32['wall_s'], 2)
-    if ok(s, f32): out['train_vs_sklearn'] = round(s['train_s'] / f32['train_s'], 2)
+    if _ok(s, f32): out['train_vs_sklearn'] = round(s['train_s'] / f32['train_s'], 2)
     for amp in ('bf16', 'auto'):
-        if ok(f32, c.get(amp, {})): out[f'{amp}_slowdown'] = round(c[amp]['train_s'] / f32['train_s'], 2)
+        if _ok(f32, c.get(amp, {})): out[f'{amp}_slowdown'] = round(c[amp]['train_s'] / f32['train_s'], 2)
     e, b = rep.get('efficiency', {}), rep.get('efficiency_bf16', {})
     if e: out['efficiency'] = e['efficiency']
     if e and b: out['bf16_forced_slowdown'] = round(b['run_s'] / e['run_s'], 2)
@@ -218,18 +222,17 @@ def ceilings(rep)->dict:
     `efficiency` section's `limit_s`: training and a test pass per epoch, as the CLI's `seconds`), start-up as measured; and
     the share of that floor each target needs (`need_*`: a target above 100% cannot be met in float32 here)."""
     d, c, s, e = rep.get('d2l', {}), rep.get('cli', {}).get('float32', {}), rep.get('sklearn', {}), rep.get('efficiency', {})
-    ok = lambda *xs: all('error' not in x and x for x in xs)
-    if not ok(e): return {}
+    if not _ok(e): return {}
     floor, out = e['limit_s'], {}
-    if ok(d):
+    if _ok(d):
         out['ceiling_train_vs_d2l'] = round(d['train_s'] / floor, 2)
         out['need_train_vs_d2l'] = round(TARGETS['train_vs_d2l'] * floor / d['train_s'], 3)
-    if ok(d, c):
+    if _ok(d, c):
         startup = c['wall_s'] - c['train_s']  # everything the CLI does besides training, as measured
         out['ceiling_whole_vs_d2l'] = round(d['wall_s'] / (floor + startup), 2)
         budget = d['wall_s'] / TARGETS['whole_vs_d2l'] - startup  # training seconds the whole-process target leaves
         out['need_whole_vs_d2l'] = round(floor / budget, 3) if budget > 0 else float('inf')
-    if ok(s):
+    if _ok(s):
         out['ceiling_train_vs_sklearn'] = round(s['train_s'] / floor, 2)
         out['need_train_vs_sklearn'] = round(TARGETS['train_vs_sklearn'] * floor / s['train_s'], 3)
     return out
@@ -289,8 +292,8 @@ def table(rep)->str:
     ph = (e or {}).get('phases_us')
     if ph:  # after the bf16 row, whose "the same" is the float32 row
         lines.append(f"| where a step goes (bare loop, µs per step): batch {ph['data']:.0f}, forward {ph['forward']:.0f} "
-                         f"(its products alone, hot in cache: {ph['gemm_forward']:.0f}), backward {ph['backward']:.0f} "
-                         f"({ph['gemm_backward']:.0f}), optimizer step {ph['step']:.0f} | | | | | |")
+                     f"(its products alone, hot in cache: {ph['gemm_forward']:.0f}), backward {ph['backward']:.0f} "
+                     f"({ph['gemm_backward']:.0f}), optimizer step {ph['step']:.0f} | | | | | |")
     f = rep.get('fast')
     if f:
         for name, x in f['kept'].items():
