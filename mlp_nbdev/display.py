@@ -10,7 +10,7 @@ from io import BytesIO
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['show_images', 'Animator', 'curves_animator', 'axes_or_new', 'plot_history']
+__all__ = ['show_images', 'Animator', 'curve_keys', 'curves_animator', 'axes_or_new', 'plot_history']
 
 # %% ../nbs/01_display.ipynb #c008
 def show_images(imgs, # images `(N, H, W)`, `(N, 1, H, W)` or `(N, H, W, 3)`: tensors on any device, or arrays
@@ -134,19 +134,28 @@ def save(self:Animator, path:str|os.PathLike): # a `.png` file (or any format `m
     self.fig.savefig(path, dpi=110)
 
 # %% ../nbs/01_display.ipynb #c021
-_CURVES = dict(train_loss=('.-', 'train loss'), train_acc=('m.--', 'train acc'), test_acc=('g.-.', 'test acc'))
+_CURVES = dict(train_loss=('.-', 'train loss'), train_acc=('m.--', 'train acc'), test_loss=('r.:', 'test loss'),
+               test_acc=('g.-.', 'test acc'))
+_OLD_CURVES = ('train_loss', 'train_acc', 'test_acc')  # what a history without a test loss, or a stand-in, has
 
-def _curves_config(num_epochs:int)->dict:
+def curve_keys(columns:Sequence[str])->list[str]:
+    "The columns drawn as curves: the `train_` and `test_` ones, those of `_CURVES` first and in its order."
+    columns = list(columns)
+    return [k for k in _CURVES if k in columns] + [k for k in columns if k.startswith(('train_', 'test_')) and k not in _CURVES]
+
+def _curves_config(num_epochs:int, keys:Sequence[str]=_OLD_CURVES)->dict:
     "Labels, formats and x range shared by the live curves and `plot_history`."
-    return dict(xlabel='epoch', legend=[l for _, l in _CURVES.values()], fmts=[f for f, _ in _CURVES.values()],
+    styles = [_CURVES.get(k, ('.-', k.replace('_', ' '))) for k in keys]
+    return dict(xlabel='epoch', legend=[l for _, l in styles], fmts=[f for f, _ in styles],
                 xlim=[1, num_epochs] if num_epochs > 1 else None)
 
 # %% ../nbs/01_display.ipynb #c022
 def curves_animator(num_epochs:int, # the x axis runs from 1 to `num_epochs`
                     live:bool, # redraw in place on every `add` (in Jupyter)
-                   )->Animator: # `add(epoch, (train_loss, train_acc, test_acc))` once per epoch
-    "The live figure of training: train loss, train accuracy and test accuracy against epoch."
-    anim = Animator(**_curves_config(num_epochs), figsize=(5, 3), live=live)
+                    keys:Sequence[str]=_OLD_CURVES, # the columns, in the order `add` gets their values
+                   )->Animator: # `add(epoch, values)` once per epoch, a value per key
+    "The live figure of training: the losses and accuracies named by `keys` against epoch."
+    anim = Animator(**_curves_config(num_epochs, keys), figsize=(5, 3), live=live)
     anim.config['xinteger'] = True
     return anim
 
@@ -160,13 +169,13 @@ def axes_or_new(ax=None, # `matplotlib` axes, returned as they are; `None`: new 
     return plt.subplots(figsize=figsize, layout='constrained')[1]
 
 # %% ../nbs/01_display.ipynb #c028
-def plot_history(history, # a `History`, or anything with `len()`, `.epoch` and `.column('train_loss'|'train_acc'|'test_acc')`
+def plot_history(history, # a `History`, or anything with `len()`, `.epoch` and `.column(key)` (and `.columns`)
                  ax=None, # `matplotlib` axes to draw on; `None`: a new `pyplot` figure
                  save_path:str|os.PathLike|None=None, # also write the figure there (PNG)
                 ): # the axes
-    "Plot train loss, train accuracy and test accuracy against epoch."
-    ax = axes_or_new(ax)
-    cfg = _curves_config(len(history))
-    _plot_lines(ax, [history.epoch]*len(_CURVES), [history.column(k) for k in _CURVES], xinteger=True, **cfg)
+    "Plot the recorded losses and accuracies against epoch."
+    ax, keys = axes_or_new(ax), curve_keys(getattr(history, 'columns', _OLD_CURVES))
+    cfg = _curves_config(len(history), keys)
+    _plot_lines(ax, [history.epoch]*len(keys), [history.column(k) for k in keys], xinteger=True, **cfg)
     if save_path is not None: ax.figure.savefig(save_path, dpi=110)
     return ax

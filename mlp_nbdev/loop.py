@@ -9,16 +9,19 @@ from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn, Tensor
+from fastcore.basics import patch
 from .display import plot_history
-from .inference import _amp_dtype, _autocast, _to, evaluate_accuracy, inference, resolve_device
+from .inference import _amp_dtype, _autocast, _correct, _modes, _restore, _to, resolve_device
 
 # %% auto #0
-__all__ = ['EVENTS', 'History', 'DivergenceError', 'Callback', 'Timer', 'Learner', 'fit']
+__all__ = ['EVENTS', 'History', 'DivergenceError', 'Callback', 'CancelFitException', 'CancelEpochException',
+           'CancelTrainException', 'CancelValidateException', 'CancelBatchException', 'Learner', 'Recorder', 'Timer',
+           'CheckBatch', 'Autocast', 'Validate', 'default_loop_cbs']
 
 # %% ../nbs/04b_loop.ipynb #c026
 class History:
-    "Per-epoch records `{epoch, train_loss, train_acc, test_acc, seconds}`: a list, with each column as an attribute."
-    keys = ('epoch', 'train_loss', 'train_acc', 'test_acc', 'seconds')
+    "Per-epoch records (dicts of `epoch`, the recorded losses and metrics, `seconds`): a list, each column an attribute."
+    keys = ('epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc', 'seconds')  # the default columns, in order
     def __init__(self, records:Iterable[dict]=()): # per-epoch dicts to start from, e.g. `History(h.to_dicts())`
         self.records = [dict(r) for r in records]
         self.interrupted = False  # `True` when Ctrl-C stopped training early
@@ -27,16 +30,31 @@ class History:
     def __len__(self): return len(self.records)
     def __getitem__(self, i): return self.records[i]
     def __iter__(self): return iter(self.records)
-    def column(self, key:str)->list: return [r[key] for r in self.records]
+    def column(self, key:str)->list: return [r.get(key) for r in self.records]
     def to_dicts(self)->list[dict]: return [dict(r) for r in self.records]
     def plot(self, ax=None, save_path=None): return plot_history(self, ax, save_path)  # see `mlp_nbdev.display`
-    def __repr__(self):
-        rows = [f"{r['epoch']:>5}  {r['train_loss']:10.4f}  {r['train_acc']:9.4f}  {r['test_acc']:8.4f}  {r['seconds']:7.2f}"
-                for r in self.records]
-        note = ', interrupted' if self.interrupted else ''
-        return '\n'.join([f"History({len(self)} epochs{note})", 'epoch  train_loss  train_acc  test_acc  seconds', *rows])
+    @property
+    def columns(self)->list[str]:
+        "Every key of the records, in the order first seen."
+        return list(dict.fromkeys(k for r in self.records for k in r))
+    def __getattr__(self, name:str)->list:
+        "A column by name: the default ones always, any other once a record has it."
+        records = self.__dict__.get('records')
+        if records is None or name.startswith('_') or (name not in self.keys and all(name not in r for r in records)):
+            raise AttributeError(f"History has no column {name!r}")
+        return self.column(name)
 
-for _k in History.keys: setattr(History, _k, property(lambda self, k=_k: self.column(k), doc=f"The `{_k}` of every epoch."))
+# %% ../nbs/04b_loop.ipynb #n026b
+def _cell(v, width:int, digits:int)->str:
+    if isinstance(v, float): return f"{v:{width}.{digits}f}"
+    return f"{'-' if v is None else v:>{width}}"
+
+@patch
+def __repr__(self:History):
+    cols = self.columns
+    rows = ['  '.join(_cell(r.get(c), len(c), 2 if c == 'seconds' else 4) for c in cols) for r in self.records]
+    note = ', interrupted' if self.interrupted else ''
+    return '\n'.join([f"History({len(self)} epochs{note})", '  '.join(cols), *rows])
 
 # %% ../nbs/04b_loop.ipynb #c042
 def _check_scores(y_hat, y):
@@ -63,15 +81,15 @@ def _check_loss(l, batch_size:int):
                      f"reduction='mean') or one value per sample (shape ({batch_size},), reduction='none').")
 
 # %% ../nbs/04b_loop.ipynb #c044
-def _check_args(net, loss, updater, num_epochs:int, **iters):
+def _check_args(net, loss_func, opt, num_epochs:int, **iters):
     "Refuse what cannot train, before any work; `iters` are the data iterables by name."
     if not callable(net): raise TypeError(f"net must be an nn.Module or a function of X, got {type(net).__name__}.")
-    if not callable(loss): raise TypeError(f"loss must be callable as loss(y_hat, y), got {type(loss).__name__}.")
-    if getattr(loss, 'reduction', None) == 'sum':
+    if not callable(loss_func): raise TypeError(f"the loss must be callable as loss(y_hat, y), got {type(loss_func).__name__}.")
+    if getattr(loss_func, 'reduction', None) == 'sum':
         raise ValueError("loss has reduction='sum'; use the default 'mean', or 'none' (d2l's choice): the step is "
                          "computed from the mean over the batch.")
-    if not (isinstance(updater, torch.optim.Optimizer) or callable(updater)):
-        raise TypeError(f"updater must be a torch.optim.Optimizer or a function updater(batch_size), got {type(updater).__name__}.")
+    if not (isinstance(opt, torch.optim.Optimizer) or callable(opt)):
+        raise TypeError(f"updater must be a torch.optim.Optimizer or a function updater(batch_size), got {type(opt).__name__}.")
     if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
         raise ValueError(f"num_epochs must be an int >= 1, got {num_epochs!r}.")
     for name, it in iters.items():
@@ -93,7 +111,7 @@ class DivergenceError(FloatingPointError):
         self.epoch, self.batch, self.history = epoch, batch, history
 
 # %% ../nbs/04b_loop.ipynb #l032
-def _diverged(means:list[Tensor], offset:int, epoch:int, num_batches, updater, limit:float|None=None)->DivergenceError:
+def _diverged(means:list[Tensor], offset:int, epoch:int, num_batches, opt, limit:float|None=None)->DivergenceError:
     "The error for the first batch loss among `means` that is not finite or above `limit` (batches count after `offset`)."
     m = torch.stack(means).float()
     ok = torch.isfinite(m) if limit is None else m.abs() <= limit  # NaN is never <= limit
@@ -101,134 +119,234 @@ def _diverged(means:list[Tensor], offset:int, epoch:int, num_batches, updater, l
     i = bad[0, 0].item() if len(bad) else len(means) - 1
     v, batch = m[i].item(), offset + i + 1
     what = f"became {v}" if not math.isfinite(v) or limit is None else f"grew to {v:.3g}, above {limit:.3g}"
-    lr = updater.param_groups[0].get('lr') if isinstance(updater, torch.optim.Optimizer) else None
+    lr = opt.param_groups[0].get('lr') if isinstance(opt, torch.optim.Optimizer) else None
     hint = f" (lr={lr:g}): try a lower one, e.g. lr={lr/10:g}" if lr else ": try a lower one, e.g. 10 times lower"
     of = f" of {num_batches}" if num_batches else ''
     return DivergenceError(f"The training loss {what} in epoch {epoch}, batch {batch}{of}: training diverged. "
                            f"The usual cause is a learning rate that is too high{hint}.", epoch, batch)
 
 # %% ../nbs/04b_loop.ipynb #l041
-EVENTS = ('before_fit', 'before_epoch', 'before_batch', 'after_batch', 'after_train', 'after_epoch', 'after_fit')
+EVENTS = ('before_fit', 'before_epoch', 'before_train', 'before_batch', 'after_pred', 'after_loss',
+          'before_backward', 'after_backward', 'before_step', 'after_step', 'after_cancel_batch', 'after_batch',
+          'after_cancel_train', 'after_train', 'before_validate', 'after_cancel_validate', 'after_validate',
+          'after_cancel_epoch', 'after_epoch', 'after_cancel_fit', 'after_fit')
 
 class Callback:
     "Base class of the loop's callbacks: define any of the methods named in `EVENTS`, each taking the `Learner`."
     order = 0 # callbacks run in increasing order
     def __repr__(self): return type(self).__name__
 
-# %% ../nbs/04b_loop.ipynb #l042
-class Timer(Callback):
-    "Puts each epoch's wall time, training and test pass together, in its record as `seconds` (on by default)."
-    order = -100 # first at `after_epoch`, so the others see the seconds
-    def before_epoch(self, learn): self.t0 = time.perf_counter()
-    def after_epoch(self, learn): learn.history[-1]['seconds'] = time.perf_counter() - self.t0
+# %% ../nbs/04b_loop.ipynb #n041b
+class CancelFitException(Exception):      "Raised by a callback: end the run now (`after_cancel_fit`, then `after_fit`)."
+class CancelEpochException(Exception):    "Raised by a callback: skip the rest of this epoch, test pass included."
+class CancelTrainException(Exception):    "Raised by a callback: skip the rest of this epoch's training batches."
+class CancelValidateException(Exception): "Raised by a callback: skip the rest of this test pass."
+class CancelBatchException(Exception):    "Raised by a callback: skip the rest of this batch (its backward and step too)."
 
 # %% ../nbs/04b_loop.ipynb #l051
 class Learner:
-    "The fit loop: net, data, loss and updater, with `cbs` called at every event of `EVENTS`."
+    "The fit loop: net, data, loss function and optimizer, with `cbs` called at every event of `EVENTS`."
     def __init__(self,
                  net, # an `nn.Module`, or any function from `X` to scores
                  train_iter:Iterable, # training batches `(X, y)`, re-iterable
-                 test_iter:Iterable|None, # test batches, one `inference` pass after every epoch; `None`: no test pass
-                 loss:Callable, # `loss(y_hat, y)` with `reduction='none'` or the default `'mean'`
-                 updater, # a `torch.optim.Optimizer`, or `updater(batch_size)` as the from-scratch `sgd`
+                 test_iter:Iterable|None, # test batches, a `Validate` pass after every epoch; `None`: no test pass
+                 loss_func:Callable, # `loss_func(y_hat, y)` with `reduction='none'` or the default `'mean'`
+                 opt, # a `torch.optim.Optimizer`, or `updater(batch_size)` as the from-scratch `sgd`
                  device:str|torch.device|None=None, # `None`: where `net`'s parameters are; else `net` is moved there
-                 cbs:Iterable[Callback]=(), # callbacks, besides the default `Timer`
+                 cbs:Iterable[Callback]=(), # callbacks, besides the defaults (`default_loop_cbs`)
                  *,
-                 amp:str|torch.dtype|None=None, # `'auto'`, `'bf16'` or `torch.bfloat16`: forward passes and losses under bfloat16 autocast (see `inference`)
+                 amp:str|torch.dtype|None=None, # `'auto'`, `'bf16'` or `torch.bfloat16`: an `Autocast` callback
+                 metrics:Iterable[Callable]|None=None, # per-batch sums, as `Recorder`'s; `None`: accuracy
                 ):
-        self.net, self.train_iter, self.test_iter, self.loss, self.updater = net, train_iter, test_iter, loss, updater
-        self.device_arg, self.amp = device, amp
-        self.cbs = sorted([Timer(), *cbs], key=lambda cb: cb.order)
-        self.history, self.epoch, self.batch, self.error = History(), 0, 0, None
+        self.net, self.train_iter, self.test_iter, self.loss_func, self.opt = net, train_iter, test_iter, loss_func, opt
+        self.device_arg = device
+        self.recorder = Recorder(metrics)
+        own = default_loop_cbs(self.recorder, test_iter is not None, amp)
+        self.cbs = sorted([*own, *cbs], key=lambda cb: cb.order)
+        self.history, self.epoch, self.batch, self.error, self.training = History(), 0, 0, None, False
 
     def __call__(self, event:str):
         "Run every callback's `event` method."
         for f in self._events[event]: f(self)
     def __repr__(self): return f"Learner({self.net!r}, cbs={self.cbs})"
+    updater = property(lambda self: self.opt, doc="d2l's name of `opt`.")
+    l = property(lambda self: self.loss, doc="d2l's name of `loss`, the batch's loss.")
 
 # %% ../nbs/04b_loop.ipynb #l052
+@patch
 def _prepare(self:Learner, num_epochs:int):
-    "Check every argument before any work; resolve device and amp; bind the callbacks' event methods."
+    "Check every argument before any work; resolve the device; bind the callbacks' event methods."
     iters = dict(train_iter=self.train_iter, **({} if self.test_iter is None else dict(test_iter=self.test_iter)))
-    _check_args(self.net, self.loss, self.updater, num_epochs, **iters)
+    _check_args(self.net, self.loss_func, self.opt, num_epochs, **iters)
     self.device = resolve_device(self.device_arg, self.net)
-    self.dtype = _amp_dtype(self.amp, self.device)
     if self.device_arg is not None and isinstance(self.net, nn.Module): self.net.to(self.device)
+    self._sums = not isinstance(self.opt, torch.optim.Optimizer)  # d2l's `updater(batch_size)` wants gradient sums
     self._events = {e: [getattr(cb, e) for cb in self.cbs if hasattr(cb, e)] for e in EVENTS}
-    self.num_epochs, self.history, self.epoch, self.error = num_epochs, History(), 0, None
-Learner._prepare = _prepare
+    self.num_epochs, self.history, self.epoch, self.error, self.dtype = num_epochs, History(), 0, None, None
+
+@patch
+def _with_events(self:Learner, f:Callable, name:str, ex:type[Exception]|tuple):
+    "Run `f` between `before_{name}` and `after_{name}`; an `ex` raised inside runs `after_cancel_{name}` instead."
+    try: self(f'before_{name}'); f()
+    except ex: self(f'after_cancel_{name}')
+    self(f'after_{name}')
 
 # %% ../nbs/04b_loop.ipynb #l053
-def _step(self:Learner, l:Tensor, batch_size:int)->Tensor:
-    "Backward and update for one batch's loss `l`; the batch's mean loss, detached, on the device."
-    if isinstance(self.updater, torch.optim.Optimizer):
-        l = l.mean() if l.ndim else l
-        self.updater.zero_grad(); l.backward(); self.updater.step()
-        return l.detach()
-    s = l.sum() if l.ndim else l * batch_size
-    s.backward(); self.updater(batch_size)
-    return s.detach() / batch_size
+@patch
+def _reduce(self:Learner)->Tensor:
+    "The scalar to differentiate: the batch's mean loss, or its sum for d2l's `updater(batch_size)` (which divides)."
+    l, n = self.loss, len(self.y)
+    if self._sums: return l.sum() if l.ndim else l * n
+    return l.mean() if l.ndim else l
 
-def _all_batches(self:Learner)->tuple[float, float]:
-    "One pass over `learn.batches`: `(mean loss, accuracy)`, read from the device once."
-    net, loss, dev, dtype, ev = self.net, self.loss, self.device, self.dtype, self._events
-    if isinstance(net, nn.Module): net.train()
-    self.means, preds, labels = [], [], []  # per batch, on the device
+@patch
+def _backward(self:Learner):
+    if not self._sums: self.opt.zero_grad()
+    self.loss_grad.backward()
+
+@patch
+def _step(self:Learner): self.opt(len(self.y)) if self._sums else self.opt.step()
+
+@patch
+def _do_one_batch(self:Learner):
+    "Forward and loss; then, in training, backward and step, each a phase of its own."
+    self.y_hat = self.net(self.X); self('after_pred')
+    self.loss = self.loss_func(self.y_hat, self.y); self('after_loss')
+    self.loss_grad = self._reduce()
+    self.batch_loss = self.loss_grad.detach() / len(self.y) if self._sums else self.loss_grad.detach()
+    if not self.training: return
+    self._with_events(self._backward, 'backward', ())  # no cancel of their own: CancelBatchException skips them
+    self._with_events(self._step, 'step', ())
+
+@patch
+def _all_batches(self:Learner):
+    "Every batch of `learn.batches`, moved to the device, as a `batch` phase."
+    dev, self.batch = self.device, 0
     for self.batch, (X, y) in enumerate(self.batches, 1):
-        if dev is not None: X, y = _to(X, dev), _to(y, dev)
-        self.X, self.y = X, y
-        for f in ev['before_batch']: f(self)
-        with _autocast(dtype, X.device):  # forward and loss only; backward follows the dtypes they chose
-            self.y_hat = y_hat = net(X)
-            if self.batch == 1: _check_scores(y_hat, y); self.num_classes = y_hat.shape[1]
-            self.l = loss(y_hat, y)
-        if self.batch == 1: _check_loss(self.l, y.shape[0])
-        self.means.append(self._step(self.l, y.shape[0]))
-        preds.append(y_hat.argmax(dim=1)); labels.append(y)  # compared once, at the end of the epoch
-        for f in ev['after_batch']: f(self)
-    if not labels: raise ValueError("train_iter yielded no batches: it is empty (or a one-shot iterator already used up).")
-    return self._epoch_means(preds, labels)
-
-Learner._step, Learner._all_batches = _step, _all_batches
-
-# %% ../nbs/04b_loop.ipynb #l054
-def _epoch_means(self:Learner, preds:list[Tensor], labels:list[Tensor])->tuple[float, float]:
-    "The epoch's mean loss and accuracy from the per-batch tensors: one read from the device."
-    m = torch.stack(self.means).float()  # float32 even when the losses were bfloat16
-    sizes = torch.tensor([len(y) for y in labels], dtype=m.dtype, device=m.device)
-    total, correct = torch.stack([(m * sizes).sum(), (torch.cat(preds) == torch.cat(labels)).sum().to(m.dtype)]).tolist()
-    n = sum(len(y) for y in labels)
-    if not math.isfinite(total): raise _diverged(self.means, 0, self.epoch, len(labels), self.updater)
-    return total / n, correct / n
-Learner._epoch_means = _epoch_means
+        self.X, self.y = (X, y) if dev is None else (_to(X, dev), _to(y, dev))
+        self._with_events(self._do_one_batch, 'batch', CancelBatchException)
 
 # %% ../nbs/04b_loop.ipynb #l055
-def _do_epoch(self:Learner):
-    "One epoch: the batches, then the test pass, then the record."
-    self.batches = self.train_iter
-    self('before_epoch')
-    train_loss, train_acc = self._all_batches()
-    self('after_train')
-    test_acc = evaluate_accuracy(self.net, self.test_iter, self.device, amp=self.dtype)
-    self.history.append(dict(epoch=self.epoch, train_loss=train_loss, train_acc=train_acc, test_acc=test_acc))
-    self('after_epoch')
+@patch
+def _do_train(self:Learner):
+    if isinstance(self.net, nn.Module): self.net.train()
+    self.training = True
+    self._all_batches()
+    if not self.batch: raise ValueError("train_iter yielded no batches: it is empty (or a one-shot iterator already used up).")
 
+@patch
+def _do_epoch(self:Learner):
+    "The training batches as a `train` phase (`Validate`, a callback, runs the test pass at `after_train`)."
+    self.batches = self.train_iter
+    self._with_events(self._do_train, 'train', CancelTrainException)
+
+@patch
+def validate(self:Learner,
+             data_iter:Iterable|None=None, # batches `(X, y)`; `None`: `learn.test_iter`
+            ):
+    "A `validate` phase: one pass over `data_iter` in `eval()` mode under `torch.inference_mode()`, no backward."
+    state, modes = (self.batches, self.batch, self.training), _modes(self.net)
+    self.batches, self.training = self.test_iter if data_iter is None else data_iter, False
+    if isinstance(self.net, nn.Module): self.net.eval()
+    try:
+        with torch.inference_mode(): self._with_events(self._all_batches, 'validate', CancelValidateException)
+    finally: (self.batches, self.batch, self.training), _ = state, _restore(modes)  # the training state, as it was
+
+# %% ../nbs/04b_loop.ipynb #n055b
+@patch
 def fit(self:Learner,
         num_epochs:int, # passes over `train_iter`, >= 1
        )->History: # one record per epoch; `.interrupted` is `True` after Ctrl-C
     "Train for `num_epochs`, testing after each; Ctrl-C returns the complete epochs, any other error propagates."
     self._prepare(num_epochs)
     try:
-        self('before_fit')
-        for self.epoch in range(1, num_epochs + 1): self._do_epoch()
+        try:
+            self('before_fit')
+            for self.epoch in range(1, num_epochs + 1): self._with_events(self._do_epoch, 'epoch', CancelEpochException)
+        except CancelFitException: self('after_cancel_fit')
     except BaseException as e:
         self.error = e
         if isinstance(e, DivergenceError): e.history = self.history
         if not isinstance(e, KeyboardInterrupt): raise
         self.history.interrupted = True
-    finally: self('after_fit')
+    finally: self('after_fit')  # always: the callbacks that draw, save or close something need it
     if self.history.interrupted:
         print(f"Interrupted (Ctrl-C) in epoch {self.epoch}: returning the history of the {len(self.history)} complete epoch(s).")
     return self.history
 
-Learner._do_epoch, Learner.fit = _do_epoch, fit
+# %% ../nbs/04b_loop.ipynb #n061
+class Recorder(Callback):
+    "The mean loss and `metrics` of each phase, kept per batch on the device and read once per phase; one record per epoch."
+    order = -1000 # first everywhere: the others read the record it appends at `after_epoch`
+    def __init__(self,
+                 metrics:dict|Iterable[Callable]|None=None, # `fn(y_hat, y)` -> the batch's sum, by name; `None`: `{'acc': correct}`
+                ):
+        if metrics is None: metrics = dict(acc=_correct)
+        self.metrics = dict(metrics) if isinstance(metrics, dict) else {m.__name__: m for m in metrics}
+    def before_epoch(self, learn): self.record = dict(epoch=learn.epoch)
+    def before_train(self, learn): self._reset()
+    def before_validate(self, learn): self._reset()
+    def _reset(self): self.losses, self.sizes, self.sums, self.skip = [], [], {k: [] for k in self.metrics}, False
+    def after_cancel_batch(self, learn): self.skip = True  # a cancelled batch is not recorded
+    def after_batch(self, learn):
+        if self.skip: self.skip = False; return
+        self.losses.append(learn.batch_loss); self.sizes.append(len(learn.y))
+        for k, m in self.metrics.items(): self.sums[k].append(m(learn.y_hat, learn.y))
+    def after_train(self, learn): self.record.update(self._means('train'))
+    def after_validate(self, learn): self.record.update(self._means('test'))
+    def after_epoch(self, learn): learn.history.append(self.record)
+
+# %% ../nbs/04b_loop.ipynb #n061b
+@patch
+def _means(self:Recorder, phase:str)->dict:
+    "`{phase}_loss` and `{phase}_{metric}`, means over the samples of the phase: one read from the device."
+    if not self.sizes: return {}
+    m = torch.stack(self.losses).float()  # float32 even when the losses were bfloat16
+    sizes = torch.tensor(self.sizes, dtype=m.dtype, device=m.device)
+    sums = [torch.stack(s).sum().to(m.dtype) for s in self.sums.values()]
+    values, n = torch.stack([(m * sizes).sum(), *sums]).tolist(), sum(self.sizes)
+    return {f'{phase}_{k}': v / n for k, v in zip(['loss', *self.metrics], values)}
+
+# %% ../nbs/04b_loop.ipynb #n062
+class Timer(Callback):
+    "Puts each epoch's wall time, training and test pass together, in its record as `seconds`."
+    order = -100 # right after the `Recorder` at `after_epoch`, so the others see the seconds
+    def before_epoch(self, learn): self.t0 = time.perf_counter()
+    def after_epoch(self, learn): learn.history[-1]['seconds'] = time.perf_counter() - self.t0
+
+class CheckBatch(Callback):
+    "Before the first step of each epoch: the net's scores `(B, C)` fit the labels, and the loss has a usable shape."
+    order = -900
+    def after_pred(self, learn):
+        if learn.training and learn.batch == 1: _check_scores(learn.y_hat, learn.y); learn.num_classes = learn.y_hat.shape[1]
+    def after_loss(self, learn):
+        if learn.training and learn.batch == 1: _check_loss(learn.loss, len(learn.y))
+
+# %% ../nbs/04b_loop.ipynb #n063
+class Autocast(Callback):
+    "Forward pass and loss under bfloat16 autocast (`amp`: 'auto', 'bf16', `torch.bfloat16`); backward follows their dtypes."
+    order = -800
+    def __init__(self, amp:str|torch.dtype='auto'): self.amp, self.ctx = amp, None # see `inference`'s `_amp_dtype`
+    def before_fit(self, learn): learn.dtype = self.dtype = _amp_dtype(self.amp, learn.device)  # decided once per fit
+    def before_batch(self, learn):
+        if self.dtype is None: return
+        self.ctx = _autocast(self.dtype, learn.X.device)  # a fresh context per batch: no weight cast outlives a step
+        self.ctx.__enter__()
+    def after_loss(self, learn): self._leave()
+    def after_fit(self, learn): self._leave()  # after an error inside the forward pass too
+    def _leave(self):
+        if self.ctx is not None: self.ctx.__exit__(None, None, None); self.ctx = None
+
+class Validate(Callback):
+    "After each epoch's training, the test pass `learn.validate(data_iter)`, recorded as `test_loss` and `test_<metric>`."
+    order = 100 # after the others' `after_train` (the divergence guard's check first)
+    def __init__(self, data_iter:Iterable|None=None): self.data_iter = data_iter # `None`: `learn.test_iter`
+    def after_train(self, learn): learn.validate(self.data_iter)
+
+# %% ../nbs/04b_loop.ipynb #n064
+def default_loop_cbs(recorder:Recorder, # the learner's `Recorder`
+                     validate:bool=True, # run a test pass after each epoch
+                     amp:str|torch.dtype|None=None, # an `Autocast(amp)` when not `None`
+                    )->list[Callback]:
+    "The callbacks every `Learner` runs: `Recorder`, `Timer`, `CheckBatch`, and `Validate` and `Autocast` as asked."
+    return [recorder, Timer(), CheckBatch()] + ([Validate()] if validate else []) + ([Autocast(amp)] if amp is not None else [])

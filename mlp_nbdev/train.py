@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import nn, Tensor
+from fastcore.basics import patch
 from fastcore.meta import delegates
-from .display import _frontend, curves_animator, show_images
+from .display import _frontend, curve_keys, curves_animator, show_images
 from .inference import Accumulator, accuracy, evaluate_accuracy, inference, resolve_device, try_gpu
 from .loop import Callback, DivergenceError, History, Learner, _diverged
 
@@ -20,6 +21,9 @@ __all__ = ['NotLearningWarning', 'DivergenceGuard', 'ProgressBar', 'EpochLine', 
 
 # %% ../nbs/05_training.ipynb #t101
 _CHECK_EVERY = 50  # batches between two reads of the batch losses
+_EXPLODE_FACTOR = 100.  # a batch loss this many times the first (floored at 1) has diverged
+_CHANCE_FACTOR = 1.5  # a training accuracy below this many times chance (1/classes) is at chance
+_NO_PROGRESS = 0.95  # a mean loss above this share of the first batch's has not moved
 
 class NotLearningWarning(RuntimeWarning):
     "An epoch ended at chance accuracy with a loss no lower than at the start of training."
@@ -30,37 +34,40 @@ class DivergenceGuard(Callback):
     order = -10
     def __init__(self,
                  every:int=_CHECK_EVERY, # batches between two reads of the losses
-                 factor:float=100., # a loss above `factor * max(first loss, 1)` has diverged
+                 factor:float=_EXPLODE_FACTOR, # a loss above `factor * max(first loss, 1)` has diverged
                 ): self.every, self.factor = every, factor
     def before_fit(self, learn): self.first, self.warned = None, False
-    def before_epoch(self, learn): self.last = 0
-    def after_batch(self, learn):
-        if learn.batch % self.every == 0: self._check(learn)
+    def before_train(self, learn): self.last = 0
+    def after_batch(self, learn):  # after the `Recorder` has the batch's loss
+        if learn.training and learn.batch % self.every == 0: self._check(learn)
     def after_train(self, learn):
-        if self.last < learn.batch: self._check(learn)
+        if self.last < len(learn.recorder.losses): self._check(learn)
 
 # %% ../nbs/05_training.ipynb #t103
+@patch
 def _check(self:DivergenceGuard, learn):
     "One read of the losses since the last check: raise on a non-finite or exploded one."
-    w = torch.stack(learn.means[self.last:]).float()
+    losses = learn.recorder.losses
+    w = torch.stack(losses[self.last:]).float()
     first, top, finite = torch.stack([w[0], w.max(), torch.isfinite(w).all().to(w.dtype)]).tolist()
     if self.first is None: self.first = first
     limit = self.factor * max(self.first, 1.)
     if not finite or not top <= limit:
-        raise _diverged(learn.means[self.last:], self.last, learn.epoch, _len(learn.train_iter), learn.updater,
+        raise _diverged(losses[self.last:], self.last, learn.epoch, _len(learn.train_iter), learn.opt,
                         None if not finite else limit)
-    self.last = learn.batch
+    self.last = len(losses)
 
-def _after_epoch(self:DivergenceGuard, learn):
-    r, C = learn.history[-1], learn.num_classes
-    if self.warned or r['epoch'] < 2 or r['train_acc'] >= 1.5 / C or r['train_loss'] < 0.95 * self.first: return
+@patch
+def after_epoch(self:DivergenceGuard, learn):
+    r, C = learn.history[-1], getattr(learn, 'num_classes', None)
+    if self.warned or r['epoch'] < 2 or 'train_acc' not in r or C is None: return
+    if r['train_acc'] >= _CHANCE_FACTOR / C or r['train_loss'] < _NO_PROGRESS * self.first: return
     self.warned = True
     warnings.warn(f"epoch {r['epoch']}: training accuracy {r['train_acc']:.3f} is at chance (1/{C}) and the loss "
                   f"{r['train_loss']:.4g} is no lower than at the start ({self.first:.4g}): the network is not learning. "
                   "Try a lower learning rate (too high a rate kills ReLUs) or another initialization.", NotLearningWarning)
 
 def _len(it): return len(it) if hasattr(it, '__len__') else None
-DivergenceGuard._check, DivergenceGuard.after_epoch = _check, _after_epoch
 
 # %% ../nbs/05_training.ipynb #t111
 def _progress_bar(it, frontend:str):
@@ -73,7 +80,7 @@ class ProgressBar(Callback):
     "A progress bar over each epoch's batches (`frontend`: 'jupyter' for HTML, else text); marked when a run stops early."
     order = -20
     def __init__(self, frontend:str='terminal'): self.frontend, self.bar = frontend, None # where the bar is drawn
-    def before_epoch(self, learn): learn.batches = self.bar = _progress_bar(learn.train_iter, self.frontend)
+    def before_train(self, learn): learn.batches = self.bar = _progress_bar(learn.train_iter, self.frontend)
     def after_train(self, learn): self.bar = None
     def after_fit(self, learn):
         if self.bar is not None: self.bar.on_interrupt()  # mark or clear the bar, whatever stopped the epoch
@@ -81,28 +88,33 @@ class ProgressBar(Callback):
 
 # %% ../nbs/05_training.ipynb #t112
 def _epoch_line(r:dict, num_epochs:int)->str:
-    secs = r['seconds']
+    "`epoch 3/10`, then every recorded loss and metric (`train loss 0.4821  train acc 0.832 ...`), then the seconds."
+    secs = r.get('seconds', 0.)
     took = f"{secs:.1f}s" if secs >= 0.1 else f"{1000*secs:.0f}ms"
-    return (f"epoch {r['epoch']}/{num_epochs}  loss {r['train_loss']:.4f}  train acc {r['train_acc']:.3f}  "
-            f"test acc {r['test_acc']:.3f}  {took}")
+    vals = [f"{k.replace('_', ' ')} {v:.4f}" if k.endswith('loss') else f"{k.replace('_', ' ')} {v:.3f}"
+            for k, v in r.items() if k not in ('epoch', 'seconds')]
+    return '  '.join([f"epoch {r['epoch']}/{num_epochs}", *vals, took])
 
 class EpochLine(Callback):
-    "Print one line per epoch: loss, train and test accuracy, seconds."
+    "Print one line per epoch: every recorded loss and metric, and the seconds."
     def after_epoch(self, learn): print(_epoch_line(learn.history[-1], learn.num_epochs), flush=True)
 
 # %% ../nbs/05_training.ipynb #t113
 class Curves(Callback):
-    "The three training curves, a point per epoch: live in Jupyter, kept in `history.figure`, saved to `save_path`."
+    "The recorded curves, a point per epoch: live in Jupyter, kept in `history.figure`, saved to `save_path`."
     order = 5
     def __init__(self,
                  live:bool=False, # redraw in place after every epoch (in Jupyter)
                  save_path:str|os.PathLike|None=None, # write the final figure there as a PNG
                  show:bool=False, # display the figure once at the end (IPython outside Jupyter)
                 ): self.live, self.save_path, self.show, self.anim = live, save_path, show, None
-    def before_fit(self, learn): self.anim = curves_animator(learn.num_epochs, self.live)
+    def before_fit(self, learn): self.anim = None
     def after_epoch(self, learn):
         r = learn.history[-1]
-        self.anim.add(learn.epoch, [r['train_loss'], r['train_acc'], r['test_acc']])
+        if self.anim is None:  # the curves are the columns of the first record
+            self.keys = curve_keys(r)
+            self.anim = curves_animator(learn.num_epochs, self.live, self.keys)
+        self.anim.add(learn.epoch, [r.get(k) for k in self.keys])
     def after_fit(self, learn):
         if self.anim is None: return
         learn.history.figure = self.anim.fig
@@ -111,9 +123,9 @@ class Curves(Callback):
 
 # %% ../nbs/05_training.ipynb #t114
 class LRSchedule(Callback):
-    "Step a learning-rate scheduler after every batch (as one-cycle schedules need)."
+    "Step a learning-rate scheduler after every optimizer step (as one-cycle schedules need)."
     def __init__(self, scheduler): self.scheduler = scheduler # e.g. `torch.optim.lr_scheduler.OneCycleLR`
-    def after_batch(self, learn): self.scheduler.step()
+    def after_step(self, learn): self.scheduler.step()
 
 class OnEpochEnd(Callback):
     "Call `fn(epoch, history, net)` after every epoch (after the epoch line), e.g. to save a checkpoint."
@@ -148,12 +160,9 @@ def train_epoch(net, # an `nn.Module`, or any function from `X` to scores
                 amp:str|torch.dtype|None=None, # `'auto'`, `'bf16'`, `torch.bfloat16` (see `train_ch3`); `None`: float32
                )->tuple[float, float]: # `(train loss, train accuracy)`, means over the epoch
     "Train `net` for one epoch, as d2l's `train_epoch_ch3`: the loop's batches, with the divergence guard."
-    learn = Learner(net, train_iter, None, loss, updater, device, [DivergenceGuard()], amp=amp)
-    learn._prepare(1); learn.epoch, learn.batches = 1, train_iter
-    learn('before_fit'); learn('before_epoch')
-    res = learn._all_batches()
-    learn('after_train')
-    return res
+    h = Learner(net, train_iter, None, loss, updater, device, [DivergenceGuard()], amp=amp).fit(1)
+    if h.interrupted: raise KeyboardInterrupt
+    return h[-1]['train_loss'], h[-1]['train_acc']
 
 # %% ../nbs/05_training.ipynb #c056
 def train_ch3(net, # an `nn.Module`, or any function from `X` to scores (the from-scratch MLP)
