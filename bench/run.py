@@ -64,11 +64,11 @@ def cli_run(root, num_epochs, seed, amp=None)->dict:
     if exe is None: return dict(error='the `mlp-nbdev` command is not installed (pip install -e .)')
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [exe, 'train', '--device', 'cpu', '--epochs', str(num_epochs), '--seed', str(seed), '--data', str(root),
-               '--out', str(Path(tmp)/'run')] + (['--amp', amp] if amp else [])
+               *(['--amp', amp] if amp else []), '--out', str(Path(tmp)/'run')]
         r, wall = timed_process(cmd)
         if r.returncode: return _failure(r)
         m = json.loads((Path(tmp)/'run'/'metrics.json').read_text())
-    warning = next((l.split('Warning: ', 1)[-1] for l in r.stderr.splitlines() if 'AmpWarning' in l), None)
+    warning = next((l.split(': warning: ', 1)[1] for l in r.stderr.splitlines() if ': warning: ' in l), None)
     # training: the epochs' seconds, as d2l's `train_ch3` call is timed; `call_s` adds building the optimizer
     # (`torch.optim` imports `torch._dynamo` on first use, about 1 s, which d2l pays before its call)
     return dict(cmd='mlp-nbdev ' + ' '.join(cmd[1:-2]), train_s=round(sum(r['seconds'] for r in m['history']), 3),
