@@ -1,13 +1,10 @@
-"""The data layer, measured in one run. Prints one JSON line.
+"""The data layer, measured in one run; prints one JSON line. `python bench/bench_data.py [--startup-only] ...`
 
-1. Start-up: a fresh process from `python -c` to the first training batch of `load_data_fashion_mnist(256)`, with a
-   cold cache (the first start: torchvision decodes the raw files, the cache is written) and a warm one (torch loads
-   the checked cache; torchvision is not imported), alternated, in a scratch data root linked to the raw files; and
-   `import torch` alone, the floor of any start.
+1. Start-up: a fresh process from `python -c` to the first training batch of `load_data_fashion_mnist(256)`, cold
+   cache (torchvision decodes the raw files, the cache is written) and warm (the checked cache is loaded, torchvision
+   not imported), alternated, in a scratch data root linked to the raw files; and `import torch` alone, the floor.
 2. Loaders: one full pass over the training split, mlp_nbdev's loader against torchvision's `FashionMNIST` +
    `ToTensor` + `DataLoader` (num_workers 0 and 2).
-
-    python bench/bench_data.py [--batch-size 256] [--repeats 3] [--startup-runs 3] [--startup-only]
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 import torch
@@ -61,11 +58,9 @@ def loaders(root, batch_size=256, repeats=3):
         times['fast'].append(one_pass(fast))
         for k, dl in dls.items(): times[k].append(one_pass(dl))
     med = {k: statistics.median(v) for k, v in times.items()}
-    best_tv = min(med['torchvision_w0'], med['torchvision_w2'])
     return {'batch_size': batch_size, 'repeats': repeats, **{f'{k}_s': round(v, 4) for k, v in med.items()},
-            'ratio_vs_w0': round(med['torchvision_w0']/med['fast'], 1),
-            'ratio_vs_w2': round(med['torchvision_w2']/med['fast'], 1),
-            'ratio_vs_best_torchvision': round(best_tv/med['fast'], 1)}
+            **{f"ratio_vs_{k.removeprefix('torchvision_')}": round(med[k] / med['fast'], 1) for k in dls},
+            'ratio_vs_best_torchvision': round(min(med[k] for k in dls) / med['fast'], 1)}
 
 def main(batch_size=256, repeats=3, startup_runs=3, startup_only=False):
     root = get_fashion_mnist()
@@ -79,7 +74,7 @@ if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--batch-size', type=int, default=256, help='samples per batch (default 256)')
     p.add_argument('--repeats', type=int, default=3, help='timed passes per loader; the median is reported (default 3)')
-    p.add_argument('--startup-runs', type=int, default=3, help='fresh processes per start-up case; the median is reported (default 3)')
+    p.add_argument('--startup-runs', type=int, default=3, help='fresh processes per start-up case (median; default 3)')
     p.add_argument('--startup-only', action='store_true', help='measure the start-up only, not the loaders')
     a = p.parse_args()
     main(a.batch_size, a.repeats, a.startup_runs, a.startup_only)

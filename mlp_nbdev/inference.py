@@ -6,15 +6,15 @@
 from __future__ import annotations
 import statistics, time, warnings
 from contextlib import nullcontext
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['try_gpu', 'resolve_device', 'accuracy', 'Accumulator', 'AmpWarning', 'native_bf16', 'bf16_slowdown', 'inference',
-           'evaluate_accuracy']
+__all__ = ['try_gpu', 'resolve_device', 'sync', 'timed', 'accuracy', 'Accumulator', 'AmpWarning', 'native_bf16', 'bf16_slowdown',
+           'inference', 'evaluate_accuracy']
 
 # %% ../nbs/04a_inference.ipynb #c008
 def _mps_available()->bool:
@@ -56,6 +56,23 @@ def resolve_device(device:str|torch.device|None=None, # 'cuda', 'cuda:1', 'mps',
 def _to(t:Tensor, device:torch.device|None)->Tensor:
     "`t` on `device`, moved only if it is elsewhere."
     return t if device is None or t.device == device else t.to(device, non_blocking=True)
+
+# %% ../nbs/04a_inference.ipynb #s002
+def sync(device:str|torch.device|None=None, # the device to wait for; `None` or the CPU: nothing to wait for
+        ):
+    "Wait until the work queued on `device` (a CUDA or MPS GPU) has finished."
+    if device is None: return
+    device = device if isinstance(device, torch.device) else resolve_device(device)
+    if device.type == 'cuda': torch.cuda.synchronize(device)
+    elif device.type == 'mps': torch.mps.synchronize()
+
+def timed(f:Callable[[], object], # the work to time, called with no arguments
+          device:str|torch.device|None=None, # where `f` queues its work; `None`: the CPU
+         )->float: # wall seconds
+    "Wall seconds of `f()`, with `device`'s queue emptied before the clock starts and before it stops."
+    sync(device); t = time.perf_counter()
+    f(); sync(device)
+    return time.perf_counter() - t
 
 # %% ../nbs/04a_inference.ipynb #c015
 def _correct(y_hat:Tensor, y:Tensor)->Tensor:
@@ -117,12 +134,11 @@ def _probe(device:torch.device, reps:int=7, rounds:int=3)->float:
     g = torch.Generator().manual_seed(0)
     X, y = torch.randn(256, 784, generator=g).to(device), torch.randint(0, 10, (256,), generator=g).to(device)
     W1, W2 = [(0.01 * torch.randn(*s, generator=g)).to(device).requires_grad_() for s in ((784, 256), (256, 10))]
-    sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
     def step(dtype):
-        sync(); t = time.perf_counter()
-        with _autocast(dtype, device): l = F.cross_entropy(torch.relu(X @ W1) @ W2, y)
-        l.backward(); sync()
-        return time.perf_counter() - t
+        def forward_backward():
+            with _autocast(dtype, device): l = F.cross_entropy(torch.relu(X @ W1) @ W2, y)
+            l.backward()
+        return timed(forward_backward, device)
     for _ in range(3): step(torch.bfloat16), step(None)  # warm-ups: the first bfloat16 steps compile kernels
     ratios = []
     for _ in range(rounds):  # a median of rounds: one busy moment of a shared machine does not decide

@@ -1,179 +1,114 @@
-"The benchmark suite: its quick mode runs the GPU-style path on the CPU, and that path computes what torch's does."
-import json, subprocess, sys
+"The benchmark: its arithmetic, its in-process measurements on small data, its table, and its quick mode end to end."
+import importlib.util, json, subprocess, sys
 from pathlib import Path
 import pytest, torch
-from torch import nn
 
 BENCH = Path(__file__).parents[1]/'bench'
 sys.path.insert(0, str(BENCH))
-import roofline
-from fast import FastMLP
-from run import has_cxx, ratios, table
-from mlp_nbdev.concise import make_net
-from mlp_nbdev.recipes import get_recipe, make_trainer
-
-def synthetic(n=512, n_test=128, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randint(0, 256, (n, 784), dtype=torch.uint8, generator=g), torch.randint(0, 10, (n,), generator=g),
-            torch.randint(0, 256, (n_test, 784), dtype=torch.uint8, generator=g), torch.randint(0, 10, (n_test,), generator=g))
+import bench_train, roofline
+from run import ratios, table
 
 def test_flops_formula():
     f = roofline.mlp_flops((784, 256, 10), 60000, 10000, 10)
-    assert f['forward_per_sample'] == 2*784*256 + 2*256*10
-    assert f['backward_per_sample'] == 2*784*256 + 2*256*10 + 2*256*10  # no input gradient for the first layer
-    assert f['total'] == 10 * (60000 * 818176 + 10000 * 406528)
+    assert f['forward_per_sample'] == 2*784*256 + 2*256*10, f
+    assert f['backward_per_sample'] == 2*784*256 + 2*256*10 + 2*256*10, f  # no input gradient for the first layer
+    assert f['total'] == 10 * (60000 * 818176 + 10000 * 406528), f
     assert sorted(roofline.gemms(256)) == ['dW1', 'dW2', 'dX2', 'fwd1', 'fwd2']
 
-ADAMW = dict(batch_size=128, lr=2e-3, optimizer='adamw', weight_decay=0.1, schedule='onecycle', init='kaiming',
-             normalize=True, label_smoothing=0.1)
+def test_floor_arithmetic():
+    "The floor: the median of each product's probes, per step, times the steps of a run; the run's share of it."
+    probes = [dict(fwd1=1e-3, dW1=2e-3, eval_fwd1=1e-3), dict(fwd1=3e-3, dW1=2e-3, eval_fwd1=5e-3),
+              dict(fwd1=2e-3, dW1=9e-3, eval_fwd1=3e-3)]  # medians 2, 2 and 3 ms
+    e = roofline.efficiency((784, 256), 100, 50, probes, epoch_seconds=[1., 2.], n_train=1000, n_test=100)
+    # per epoch 10 steps x 4 ms + 2 evaluation steps x 3 ms = 0.046 s; two epochs 0.092 s against 3 s run
+    assert (e['limit_s'], e['run_s'], e['efficiency'], e['efficiency_best_epoch']) == (0.092, 3., 0.031, 0.046), e
+    assert e['gemm_us'] == dict(fwd1=2000., dW1=2000., eval_fwd1=3000.), e
 
-def flat(net): return torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+def test_time_gemm_is_per_product():
+    "A product timed alone: positive, and a 4x larger one (in every dimension but one) takes longer."
+    small = roofline.time_gemm((64, 64), (64, 64), False, False, 'cpu', min_s=0.002)
+    large = roofline.time_gemm((256, 256), (256, 256), False, False, 'cpu', min_s=0.002)
+    assert 0 < small < large, (small, large)
 
-@pytest.mark.parametrize('recipe', ['seed', 'best', 'adamw'])
-def test_fast_step_matches_torch(recipe):
-    "An epoch of the fast trainer's steps = the same steps of `make_net` + `make_trainer` + `CrossEntropyLoss`, last batch short."
-    data = synthetic(500)
-    recipe = ADAMW if recipe == 'adamw' else recipe
-    f = FastMLP(data, recipe, num_epochs=1, seed=3)
-    r = get_recipe(recipe)
-    torch.manual_seed(3)
-    net = make_net('concise', 256, r['init'], r['normalize'])
-    _, opt, sched = make_trainer(net, r, f.nb)
-    loss = nn.CrossEntropyLoss(label_smoothing=r['label_smoothing'])  # written out: the fast trainer's must equal it
-    loss_sum, sizes = 0., []
-    for j in range(f.nb):
-        idx, n = f.batch(j)
-        f.step(idx, n); sizes.append(n)
-        X, y = data[0][idx].float().div(255).reshape(-1, 1, 28, 28), data[1][idx]
-        l = loss(net(X), y)
-        opt.zero_grad(); l.backward(); opt.step()
-        if sched is not None: sched.step()
-        loss_sum += l.item() * len(y)
-    assert sizes[-1] < f.B and sum(sizes) == 500, sizes
-    torch.testing.assert_close(flat(f.net), flat(net), rtol=1e-4, atol=1e-5)
-    assert f.loss_sum.item() == pytest.approx(loss_sum, rel=1e-5)
-    if sched is not None: assert f.sched.last_epoch == sched.last_epoch == f.nb, (f.sched.last_epoch, sched.last_epoch)
+def batches(n, batch_size=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X, y = torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
+    return list(zip(X.split(batch_size), y.split(batch_size)))
 
-def test_fast_fit_learns():
-    "Images that are a class's template plus noise: a few epochs learn them, the loss falls, one record per epoch."
-    g = torch.Generator().manual_seed(1)
-    templates = torch.randint(0, 256, (10, 784), generator=g)
-    def noisy(n):
-        y = torch.randint(0, 10, (n,), generator=g)
-        return (0.5 * templates[y] + 0.5 * torch.randint(0, 256, (n, 784), generator=g)).to(torch.uint8), y
-    res = FastMLP((*noisy(512), *noisy(256)), 'best', num_epochs=3, batch_size=64).fit()
-    assert [r['epoch'] for r in res['records']] == [1, 2, 3]
-    assert res['records'][-1]['train_loss'] < res['records'][0]['train_loss'], res['records']
-    assert res['test_acc'] > 0.9, res['records']
+def test_against_bare_and_phase_split():
+    "On small batches: every contender timed, the ratios are the medians' ratios; every phase of a step measured."
+    o = bench_train.against_bare((batches(640), batches(128)), repeats=1)
+    assert o['train_ch3_over_bare'] == pytest.approx(o['train_ch3_s'] / o['bare_s'], rel=0.01), o  # of rounded seconds
+    assert all(o[k] > 0 for k in ('bare_s', 'train_epoch_s', 'train_ch3_s')), o
+    ph = bench_train.phase_split(batches(640), epochs=1)
+    assert all(ph[k] > 0 for k in ('data', 'forward', 'backward', 'step', 'gemm_forward', 'gemm_backward')), ph
 
-def test_fast_bad_input():
-    with pytest.raises(ValueError, match="mode must be one of"): FastMLP(synthetic(), mode='jit')
-    with pytest.raises(ValueError, match="dtype must be"): FastMLP(synthetic(), dtype=torch.float16)
-    with pytest.raises(ValueError, match="without dropout"): FastMLP(synthetic(), dict(dropout=0.2))
+REPORT = dict(machine=dict(cpu='x', cores=2, threads=2, cpu_capability='AVX2', torch='2', python='3', load_avg_start=1,
+                           load_avg_end=2, native_bf16=False, bf16_step_over_float32=5.0),
+              epochs=10, d2l=dict(source='d2l 0.17.6 package', train_s=75., wall_s=80., final_test_acc=0.85),
+              cli=dict(float32=dict(train_s=5., wall_s=10., test_acc=0.84),
+                       bf16=dict(train_s=6.5, wall_s=12., test_acc=0.84, amp_warning='it is slower; use auto'),
+                       auto=dict(error='exit 1: boom')),
+              sklearn=dict(train_s=7.6, test_acc=0.85, sklearn='1.9'),
+              efficiency=dict(run_s=4.5, limit_s=2.9, efficiency=0.644, test_acc=0.83),
+              efficiency_bf16=dict(run_s=3.3, limit_s=1.4, efficiency=0.42, test_acc=0.83),
+              bare=dict(repeats=5, bare_s=0.4, train_epoch_s=0.42, train_ch3_s=0.44, train_epoch_over_bare=1.05,
+                        train_ch3_over_bare=1.1),
+              phases_us=dict(data=111, forward=708, backward=859, step=109, gemm_forward=546, gemm_backward=598),
+              data=dict(startup_warm_s=1.24, startup_cold_s=2.58, startup_import_torch_s=1.19))
 
-def test_padded_batch_is_the_short_batch():
-    "The compiled path's padding: a batch padded with the IGNORE sample has the short batch's loss and gradients."
-    data = synthetic(500)
-    f = FastMLP(data, 'best', num_epochs=1, seed=3, mode='compile')  # `fit` compiles; the steps here stay eager
-    idx, n = f.batch(f.nb - 1)
-    assert len(idx) == f.B and n == 500 % f.B and f.pad == f.B - n and (idx[n:] == 500).all(), (len(idx), n, idx[n:])
-    def grads(X, y):
-        f.net.zero_grad(); l, _ = f._loss(X, y); l.backward()
-        return l.detach(), torch.cat([p.grad.reshape(-1) for p in f.net.parameters()])
-    l_pad, g_pad = grads(f.Xtr[idx], f.ytr[idx])
-    l_short, g_short = grads(f.Xtr[idx[:n]], f.ytr[idx[:n]])
-    torch.testing.assert_close(l_pad, l_short); torch.testing.assert_close(g_pad, g_short)
-
-@pytest.mark.skipif(not has_cxx(), reason='torch.compile on the CPU needs a C++ compiler')
-def test_compile_mode_matches_eager():
-    "The compiled path (on a GPU, with CUDA graphs on top) trains to the eager weights, warm-up undone, compiled once."
-    import torch._dynamo
-    data = synthetic(500)  # batch 128: a short last batch of 116, padded
-    torch._dynamo.reset()
-    with torch._dynamo.config.patch(recompile_limit=1, fail_on_recompile_limit_hit=True):  # a recompile would raise
-        fits = {m: FastMLP(data, 'best', num_epochs=2, seed=3, mode=m) for m in ('eager', 'compile')}
-        res = {m: f.fit() for m, f in fits.items()}
-    assert res['compile']['setup_s'] > 0 and fits['compile'].loss_fn is not fits['compile']._loss
-    torch.testing.assert_close(flat(fits['compile'].net), flat(fits['eager'].net), rtol=1e-4, atol=1e-5)
-    assert [r['train_loss'] for r in res['compile']['records']] == pytest.approx([r['train_loss'] for r in res['eager']['records']], rel=1e-4)
-    assert [r['train_acc'] for r in res['compile']['records']] == [r['train_acc'] for r in res['eager']['records']]
+def test_table_from_a_report():
+    "Ratios come from the report's own numbers; a failed run is a row, not a crash; one row per measurement."
+    rep = {**REPORT, 'ratios': ratios(REPORT)}
+    assert rep['ratios'] == dict(float32_train_vs_d2l=15.0, float32_whole_vs_d2l=8.0, bf16_train_vs_d2l=11.54,
+                                 bf16_whole_vs_d2l=6.67, bf16_over_float32=1.3, float32_train_vs_sklearn=1.52,
+                                 bf16_forced_over_float32=0.73), rep['ratios']
+    t = table(rep)
+    lines = t.splitlines()
+    assert lines[0].startswith('Measured in one run on x') and 'native bfloat16: no' in lines[0], lines[0]
+    # the machine, a blank, header 2, d2l, the CLI 3, scikit-learn, the loop 2, the bare loop, the phases, start-up
+    assert len(lines) == 2 + 2 + 1 + 3 + 1 + 2 + 3, t
+    assert all(l.startswith('|') and l.count('|') == 6 for l in lines[2:]), t
+    for want in ('| `mlp-nbdev train` | 5.00 | 10.0 | 0.8400 | training 15.0x faster than d2l, whole 8.0x faster '
+                 'than d2l |',
+                 '| 1.30x the float32 training time; training 11.5x faster than d2l, whole 6.7x faster than d2l; '
+                 'it said: it is slower |', '| `mlp-nbdev train` `--amp auto` | failed: exit 1: boom |',
+                 '`mlp-nbdev train` trains 1.5x faster than this |', '64% of its matrix-product floor (2.90 s',
+                 '0.73x the float32 time; 42% of its bf16 floor (1.40 s)', 'a training epoch 1.05x the bare loop',
+                 'batch 111, forward 708 (its products alone, hot in cache: 546)', '| 1.24 / 2.58 / 1.19 |'):
+        assert want in t, (want, t)
+    slow = {**REPORT, 'cli': dict(float32=dict(train_s=10., wall_s=12., test_acc=0.84))}
+    assert 'trains 1.3x slower than this' in table({**slow, 'ratios': ratios(slow)})
 
 def test_quick_mode_on_cpu(tmp_path):
-    "`bench/run.py --device cpu --quick`: the CLI in a fresh process, MLPClassifier, the floor, the fast trainer; one table."
+    "`bench/run.py --quick`: the CLI in a fresh process, MLPClassifier, the loop against its floor and a bare loop."
     out = tmp_path/'report.json'
-    r = subprocess.run([sys.executable, str(BENCH/'run.py'), '--device', 'cpu', '--quick', '--out', str(out)],
+    r = subprocess.run([sys.executable, str(BENCH/'run.py'), '--quick', '--out', str(out)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     rep = json.loads(out.read_text())
-    assert rep['machine']['device'] == 'cpu' and rep['epochs'] == 1 and rep['machine']['cpu_capability'], rep['machine']
-    assert 'd2l' not in rep and 'data' not in rep, sorted(rep)
+    assert rep['epochs'] == 1 and rep['machine']['cpu_capability'] and 'load_avg_end' in rep['machine'], rep['machine']
+    assert 'd2l' not in rep and 'data' not in rep and 'efficiency_bf16' not in rep, sorted(rep)
     c = rep['cli']['float32']
-    assert 'error' not in c and 0 < c['train_s'] < c['wall_s'] and c['test_acc'] > 0.6, c
+    assert sorted(rep['cli']) == ['float32'] and 0 < c['train_s'] < c['wall_s'] and c['test_acc'] > 0.6, rep['cli']
     s = rep['sklearn']
     assert ('error' in s and 'not installed' in s['error']) or (s['test_acc'] > 0.6 and s['epochs'] == 1), s
-    if 'error' not in s: assert rep['ratios']['train_vs_sklearn'] == round(s['train_s'] / c['train_s'], 2), rep['ratios']
-    e, f = rep['efficiency'], rep['fast']
+    e, ph = rep['efficiency'], rep['phases_us']
     assert e['flops']['train_per_sample'] == 818176 and 0 < e['efficiency'] and e['limit_s'] > 0, e
-    assert sorted((x['recipe'], x['mode'], x['dtype']) for x in f['rows']) == sorted(
-        (a, 'eager', b) for a in ('seed', 'best') for b in ('float32', 'bfloat16')), f['rows']
-    assert all('error' not in x and x['test_acc'] > 0.3 for x in f['rows']), f['rows']
-    assert f['kept']['best']['test_acc'] > 0.7, f['kept']
-    lines = r.stdout.strip().splitlines()
-    assert lines[0].startswith('Measured in one run on') and 'torch CPU capability' in lines[0], lines[0]
-    # one table, nothing else: header 2, CLI, scikit-learn, the loop, where a step goes, the ceiling, fast 2 (no bf16 rows with --quick)
-    assert all(l.startswith('|') for l in lines[2:]) and len(lines) == 2 + 2 + 1 + 1 + 1 + 1 + 1 + 2, r.stdout
-    ph = e['phases_us']
     assert all(ph[k] > 0 for k in ('data', 'forward', 'backward', 'step')) and ph['gemm_forward'] < ph['forward'], ph
-    assert any(l.startswith('| where a step goes') for l in lines), r.stdout
-    assert ('error' in s) == (not any(l.startswith('| ceiling on this machine') for l in lines)), r.stdout
-    assert any(l.startswith('| `mlp-nbdev train` |') for l in lines) and any(l.startswith("| `run_recipe('seed')` in this process, float32") for l in lines) and any('`bench/fast.py`, best recipe (cpu' in l for l in lines), r.stdout
+    lines = r.stdout.strip().splitlines()
+    # one table, nothing else: the machine, a blank, header 2, the CLI, scikit-learn, the loop, the bare one, phases
+    assert lines[0].startswith('Measured in one run on') and len(lines) == 2 + 2 + 5, r.stdout
+    assert all(l.startswith('|') for l in lines[2:]) and lines[6].startswith("| `run_recipe('seed')` in this"), r.stdout
 
-def test_table_from_a_report():
-    "Ratios come from the report's own numbers; each target says met or NOT met; a failed run is a row, not a crash."
-    rep = dict(machine=dict(cpu='x', cores=2, threads=2, cpu_capability='AVX2', torch='2', python='3', load_avg_start=1, load_avg_end=2,
-                            native_bf16=False, bf16_step_over_float32=5.0),
-               epochs=10, d2l=dict(source='d2l 0.17.6 package', train_s=75., wall_s=80., final_test_acc=0.85),
-               cli=dict(float32=dict(train_s=5., wall_s=10., test_acc=0.84), bf16=dict(train_s=6.5, wall_s=12., test_acc=0.84),
-                        auto=dict(error='exit 1: boom')),
-               sklearn=dict(train_s=7.6, test_acc=0.85, sklearn='1.9'))
-    rep['ratios'] = ratios(rep)
-    assert rep['ratios'] == dict(train_vs_d2l=15.0, whole_vs_d2l=8.0, train_vs_sklearn=1.52, bf16_slowdown=1.3), rep['ratios']
-    t = table(rep)
-    assert 'training 15.0x faster than d2l; whole 8.0x faster than d2l | target >= 14: met; target >= 10: NOT met |' in t, t
-    assert '1.30x the float32 training time; training 11.5x faster than d2l, whole 6.7x faster than d2l | target <= 1.2: NOT met |' in t and '| `mlp-nbdev train` `--amp auto` | failed: exit 1: boom |' in t, t
-    assert 'trains 1.5x faster than this | target >= 1.5: met |' in t and 'torch CPU capability AVX2' in t, t
-    assert 'native bfloat16: no, the library\'s probe: a bf16 step takes 5.00x a float32 one' in t, t
-    rep['cli']['float32']['train_s'] = 10.
-    assert 'trains 1.3x slower than this' in table({**rep, 'ratios': ratios(rep)})
+def test_bad_sections():
+    r = subprocess.run([sys.executable, str(BENCH/'run.py'), '--sections', 'cli,fast'], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and "unknown --sections ['fast']: choose from cli,d2l" in r.stderr, r.stderr
 
-def test_ceilings_from_the_floor():
-    "What the machine allows: each ratio at 100% of the float32 floor, and the share of the floor each target needs."
-    rep = dict(machine=dict(cpu='x', cores=2, threads=2, cpu_capability='AVX512', torch='2', python='3', load_avg_start=1),
-               epochs=10, d2l=dict(train_s=56., wall_s=61., final_test_acc=0.85),
-               cli=dict(float32=dict(train_s=6., wall_s=9., test_acc=0.83)), sklearn=dict(train_s=6., test_acc=0.85),
-               efficiency=dict(run_s=5., limit_s=3., efficiency=0.6, test_acc=0.83))
-    r = ratios(rep)
-    # training: 56 / 3 = 18.7x at best; 14x needs 14 * 3 / 56 = 75% of the floor. Whole: 61 / (3 + 3 s besides training)
-    # = 10.2x; 10x leaves 6.1 - 3 = 3.1 s of training: 3 / 3.1 = 97%. scikit-learn: 6 / 3 = 2x; 1.5x needs 75%.
-    assert (r['ceiling_train_vs_d2l'], r['need_train_vs_d2l']) == (18.67, 0.75), r
-    assert (r['ceiling_whole_vs_d2l'], r['need_whole_vs_d2l']) == (10.17, 0.968), r
-    assert (r['ceiling_train_vs_sklearn'], r['need_train_vs_sklearn']) == (2.0, 0.75), r
-    row = next(l for l in table({**rep, 'ratios': r}).splitlines() if l.startswith('| ceiling on this machine'))
-    assert '18.7x d2l training; 10.2x d2l whole process; 2.0x scikit-learn' in row and '14x needs 75% of the floor' in row, row
-    rep['d2l']['wall_s'] = 8.  # start-up alone above the whole-process budget: no training time could meet it
-    assert ratios(rep)['need_whole_vs_d2l'] == float('inf') and 'more than start-up leaves' in table({**rep, 'ratios': ratios(rep)})
-    assert 'ceiling_train_vs_d2l' not in ratios({**rep, 'efficiency': {}}), 'no floor, no ceiling'
-
-def test_d2l_copy_runs(tmp_path):
-    "The written-out d2l copy trains an epoch on a fresh process and reports its accuracy (the fallback when d2l is absent)."
-    from mlp_nbdev.data import get_fashion_mnist
-    r = subprocess.run([sys.executable, str(BENCH/'d2l_ref.py'), '--root', str(get_fashion_mnist()), '--epochs', '1', '--copy'],
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    rep = json.loads(next(l for l in r.stdout.splitlines() if l.startswith('D2L_REPORT ')).split(' ', 1)[1])
-    assert rep['source'].startswith('copy of d2l 0.17.6') and len(rep['test_acc']) == 1 and rep['test_acc'][0] > 0.6, rep
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message of a machine without CUDA')
-def test_cuda_asked_without_gpu():
-    r = subprocess.run([sys.executable, str(BENCH/'run.py'), '--device', 'cuda', '--quick'], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and 'sees no CUDA GPU' in r.stderr and 'Traceback' not in r.stderr
+@pytest.mark.skipif(importlib.util.find_spec('d2l') is not None, reason='checks the message of a machine without d2l')
+def test_d2l_missing_says_how_to_install(tmp_path):
+    r = subprocess.run([sys.executable, str(BENCH/'d2l_ref.py'), '--root', str(tmp_path), '--epochs', '1'],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and 'pip install --no-deps d2l==0.17.6 pandas' in r.stderr, r.stderr
+    assert 'Traceback' not in r.stderr, r.stderr
