@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 JOBS ?= 2
+# the exact versions the venv gets (`make CONSTRAINTS=`: settings.ini's ranges instead, as a pip user gets them)
+CONSTRAINTS ?= constraints.txt
 # every notebook nbdev_test would run (a leading _ leaves one out); tests/test_notebooks.py runs each once
 NBS := $(sort $(filter-out nbs/_%,$(wildcard nbs/*.ipynb)))
 # every other test file, after the notebooks
@@ -30,22 +32,31 @@ help:
 	@echo "make lint   ruff's pyflakes checks on mlp_nbdev/ (part of make test)"
 	@echo "make constraints  write constraints.txt from .venv's versions, after upgrading a package on purpose"
 
-# The venv, with the package installed editable and its dev extras, at the exact versions of constraints.txt (those
+# The venv, with the package installed editable and its dev extras, at the exact versions of $(CONSTRAINTS) (those
 # the notebooks were run with; a pip user gets settings.ini's ranges); redone when settings.ini, setup.py or
-# constraints.txt change. (PYTHONWARNINGS: setuptools' notice on every editable install, "Editable installation ...
-# folders named like the package may take precedence", is left out of the first screen)
-$(STAMP): settings.ini setup.py constraints.txt
+# $(CONSTRAINTS) change. Its versions exist for the Python it names (`# python: 3.11`), so another Python stops here
+# with a line that says what to do. (PYTHONWARNINGS: setuptools' notice on every editable install, "Editable
+# installation ... folders named like the package may take precedence", is left out of the first screen)
+$(STAMP): settings.ini setup.py $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if [ -n "$(CONSTRAINTS)" ]; then want=$$(sed -n 's/^# python: *//p' $(CONSTRAINTS)); \
+	  have=$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	  if [ -n "$$want" ] && [ "$$want" != "$$have" ]; then \
+	    echo "make: $(CONSTRAINTS) has the versions for Python $$want (not all exist for other versions) and $(VENV) has"; \
+	    echo "  Python $$have. Use $$want: rm -rf $(VENV) && make PYTHON=python$$want; or take settings.ini's ranges: make CONSTRAINTS="; \
+	    exit 1; fi; fi
 	$(PY) -m pip install -q --upgrade pip
-	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q $(CONSTRAINTS:%=-c %) -e '.[dev]'
 	@touch $@
 
 venv: $(STAMP)
 
-# constraints.txt from the venv as it is (every package but pip and this one), its first lines kept: after upgrading a
-# package on purpose, re-running the notebooks and `make test`, this records the versions for the next `make`.
+# constraints.txt from the venv as it is (every package but pip and this one) and its Python, the comments kept:
+# after upgrading a package on purpose, re-running the notebooks and `make test`, this records the versions.
 constraints: $(STAMP)
-	@{ grep '^#' constraints.txt; $(PY) -m pip freeze --all --exclude-editable | grep -v -i -E '^(pip|mlp[-_]nbdev)=='; } \
+	@{ grep '^#' constraints.txt | grep -v '^# python:'; \
+	   $(PY) -c 'import sys; print("# python: %d.%d" % sys.version_info[:2])'; \
+	   $(PY) -m pip freeze --all --exclude-editable | grep -v -i -E '^(pip|mlp[-_]nbdev)=='; } \
 	  > constraints.txt.new && mv constraints.txt.new constraints.txt && touch $(STAMP)
 	@echo "constraints.txt: $$(grep -c '==' constraints.txt) packages pinned; see git diff constraints.txt"
 

@@ -87,9 +87,10 @@ def test_sdist_ships_the_tests(tmp_path):
     assert not [n for n in names if '__pycache__' in n or n.endswith('.pyc')], sorted(names)
 
 def constraints()->dict:
-    "constraints.txt as {canonical name: version}; each line must be `name==version`."
+    "constraints.txt as {canonical name: version}; each line must be `name==version` (or a comment)."
     pins = {}
     for line in (ROOT/'constraints.txt').read_text().splitlines():
+        if m := re.fullmatch(r'# python: *(\S+)', line): pins['# python'] = m.group(1)
         if not line.strip() or line.startswith('#'): continue
         m = re.fullmatch(r'([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)', line.strip())
         assert m, f"constraints.txt: {line!r} is not name==version"
@@ -99,6 +100,8 @@ def constraints()->dict:
 def test_constraints_satisfy_settings():
     "Every requirement of settings.ini is pinned in constraints.txt at a version inside its range; no web stack."
     pins = constraints()
+    python = pins.pop('# python', None)
+    assert python and Version(python) >= Version(CFG['min_python']), (python, "constraints.txt needs a '# python: X.Y' line")
     assert 'mlp-nbdev' not in pins and 'pip' not in pins, "constraints.txt pins the package itself or pip"
     assert not WEB_STACK & set(pins), sorted(WEB_STACK & set(pins))
     reqs = [Requirement(r) for r in (CFG['requirements'] + ' ' + CFG['dev_requirements']).split()]
@@ -106,12 +109,27 @@ def test_constraints_satisfy_settings():
            if canonicalize_name(r.name) not in pins or not r.specifier.contains(pins[canonicalize_name(r.name)], prereleases=True)]
     assert not bad, f"constraints.txt against settings.ini: {bad}"
 
+needs_make = pytest.mark.skipif(not shutil.which('make'), reason='no make on PATH')
+
+@needs_make
 def test_venv_follows_constraints(tmp_path):
     "`make venv` installs with `-c constraints.txt`, and a changed constraints.txt redoes it."
-    if not shutil.which('make'): pytest.skip('no make on PATH')
     venv = tmp_path/'venv'; venv.mkdir()
     (venv/'.installed').touch()  # a venv newer than every file the stamp depends on
     def dry(*args): return subprocess.run(['make', '-n', f'VENV={venv}', *args, 'venv'], cwd=ROOT, capture_output=True, text=True).stdout
     assert 'pip install' not in dry(), dry()
     redo = dry('-W', 'constraints.txt')
     assert re.search(r'pip install .*-c constraints\.txt .*-e', redo), redo
+    ranges = dry('-W', 'settings.ini', 'CONSTRAINTS=')
+    assert re.search(r'pip install .*-e', ranges) and not re.search(r'pip install .*-c ', ranges), ranges  # settings.ini's ranges
+
+@needs_make
+def test_venv_of_another_python_stops(tmp_path):
+    "A venv whose Python is not constraints.txt's stops before pip with a line naming both and what to run."
+    bin = tmp_path/'venv'/'bin'; bin.mkdir(parents=True)
+    (bin/'python').write_text('#!/bin/sh\necho 3.10\n'); (bin/'python').chmod(0o755)  # a Python 3.10 as far as make asks
+    r = subprocess.run(['make', f'VENV={tmp_path/"venv"}', 'venv'], cwd=ROOT, capture_output=True, text=True)
+    said = ' '.join(r.stdout.split())
+    assert r.returncode != 0 and 'Python 3.11' in said and 'has Python 3.10' in said and 'make CONSTRAINTS=' in said, \
+        (r.returncode, r.stdout, r.stderr)
+    assert not (tmp_path/'venv'/'.installed').exists()
