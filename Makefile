@@ -42,8 +42,9 @@ $(STAMP): settings.ini setup.py $(CONSTRAINTS)
 	@if [ -n "$(CONSTRAINTS)" ]; then want=$$(sed -n 's/^# python: *//p' $(CONSTRAINTS)); \
 	  have=$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
 	  if [ -n "$$want" ] && [ "$$want" != "$$have" ]; then \
-	    echo "make: $(CONSTRAINTS) has the versions for Python $$want (not all exist for other versions) and $(VENV) has"; \
-	    echo "  Python $$have. Use $$want: rm -rf $(VENV) && make PYTHON=python$$want; or take settings.ini's ranges: make CONSTRAINTS="; \
+	    echo "make: $(CONSTRAINTS) has the versions for Python $$want (not all exist for others) and $(VENV)"; \
+	    echo "  has Python $$have. Use $$want: rm -rf $(VENV) && make PYTHON=python$$want"; \
+	    echo "  or take settings.ini's ranges of versions: make CONSTRAINTS="; \
 	    exit 1; fi; fi
 	$(PY) -m pip install -q --upgrade pip
 	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q $(CONSTRAINTS:%=-c %) -e '.[dev]'

@@ -17,7 +17,8 @@ spdx = {'apache2': 'Apache-2.0', 'mit': 'MIT', 'gpl3': 'GPL-3.0-only', 'bsd3': '
 # settings.ini's status is the classifier's own number: 3 -> 'Development Status :: 3 - Alpha'
 statuses = { 1: 'Planning', 2: 'Pre-Alpha', 3: 'Alpha', 4: 'Beta', 5: 'Production/Stable', 6: 'Mature', 7: 'Inactive' }
 status = int(cfg['status']) if cfg['status'].strip().isdigit() else None
-if status not in statuses: raise SystemExit(f"settings.ini: status must be a number from 1 to 7 ({statuses}), got {cfg['status']!r}")
+if status not in statuses:
+    raise SystemExit(f"settings.ini: status must be a number from 1 to 7 ({statuses}), got {cfg['status']!r}")
 py_versions = '3.10 3.11 3.12 3.13'.split()
 if cfg['min_python'] not in py_versions:
     raise SystemExit(f"settings.ini: min_python must be one of {', '.join(py_versions)}, got {cfg['min_python']!r}")
