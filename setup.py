@@ -14,8 +14,14 @@ setup_cfg = {o:cfg[o] for o in cfg_keys}
 
 # settings.ini's license (nbdev's short names) as an SPDX expression, which setuptools asks for instead of classifiers
 spdx = {'apache2': 'Apache-2.0', 'mit': 'MIT', 'gpl3': 'GPL-3.0-only', 'bsd3': 'BSD-3-Clause'}
-statuses = [ '1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable', '6 - Mature', '7 - Inactive' ]
-py_versions = '3.9 3.10 3.11 3.12 3.13'.split()
+# settings.ini's status is the classifier's own number: 3 -> 'Development Status :: 3 - Alpha'
+statuses = { 1: 'Planning', 2: 'Pre-Alpha', 3: 'Alpha', 4: 'Beta', 5: 'Production/Stable', 6: 'Mature', 7: 'Inactive' }
+status = int(cfg['status']) if cfg['status'].strip().isdigit() else None
+if status not in statuses:
+    raise SystemExit(f"settings.ini: status must be a number from 1 to 7 ({statuses}), got {cfg['status']!r}")
+py_versions = '3.10 3.11 3.12 3.13'.split()
+if cfg['min_python'] not in py_versions:
+    raise SystemExit(f"settings.ini: min_python must be one of {', '.join(py_versions)}, got {cfg['min_python']!r}")
 
 requirements = shlex.split(cfg.get('requirements', ''))
 if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_requirements', ''))
@@ -31,7 +37,7 @@ setuptools.setup(
     name = cfg['lib_name'],
     license_expression = spdx.get(cfg['license'].lower(), cfg['license']),
     classifiers = [
-        'Development Status :: ' + statuses[int(cfg['status'])],
+        f'Development Status :: {status} - {statuses[status]}',
         'Intended Audience :: ' + cfg['audience'].title(),
         'Natural Language :: ' + cfg['language'].title(),
     ] + ['Programming Language :: Python :: '+o for o in py_versions[py_versions.index(min_python):]],

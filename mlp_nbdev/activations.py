@@ -69,7 +69,7 @@ def plot_activation(f:Callable[[Tensor], Tensor], # elementwise function, Tensor
     x = _default_x() if x is None else x
     _check_points(x)
     name = name or _name(f)
-    ax = axes_or_new(ax, (3.5, 2.5))  # pyplot only now: computing needs no matplotlib
+    ax = axes_or_new(ax, (3.5, 2.5))  # pyplot only to draw: computing needs no matplotlib
     xs, labels = x.detach().cpu().float().numpy(), []
     if what in ('f', 'both'):
         with torch.no_grad(): y = f(x.detach())

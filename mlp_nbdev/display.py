@@ -10,7 +10,7 @@ from io import BytesIO
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['show_images', 'Animator', 'curve_keys', 'curves_animator', 'axes_or_new', 'plot_history']
+__all__ = ['FIGURE_DPI', 'show_images', 'Animator', 'curve_keys', 'curves_animator', 'axes_or_new', 'plot_history']
 
 # %% ../nbs/01_display.ipynb #c008
 def show_images(imgs, # images `(N, H, W)`, `(N, 1, H, W)` or `(N, H, W, 3)`: tensors on any device, or arrays
@@ -107,10 +107,12 @@ def add(self:Animator,
     if self.live: self._update()
 
 # %% ../nbs/01_display.ipynb #c017
+FIGURE_DPI = 110  # dots per inch of every PNG of a figure here: shown in a notebook, `save`d, or `plot_history`'s
+
 @patch
 def _repr_png_(self:Animator)->bytes:
     buf = BytesIO()
-    self.fig.savefig(buf, format='png', dpi=110)
+    self.fig.savefig(buf, format='png', dpi=FIGURE_DPI)
     return buf.getvalue()
 
 @patch
@@ -131,7 +133,7 @@ def show(self:Animator):
 @patch
 def save(self:Animator, path:str|os.PathLike): # a `.png` file (or any format `matplotlib` knows from the suffix)
     "Write the figure to `path`."
-    self.fig.savefig(path, dpi=110)
+    self.fig.savefig(path, dpi=FIGURE_DPI)
 
 # %% ../nbs/01_display.ipynb #c021
 _CURVES = dict(train_loss=('.-', 'train loss'), train_acc=('m.--', 'train acc'), test_loss=('r.:', 'test loss'),
@@ -177,5 +179,5 @@ def plot_history(history, # a `History`, or anything with `len()`, `.epoch` and 
     ax, keys = axes_or_new(ax), curve_keys(getattr(history, 'columns', _OLD_CURVES))
     cfg = _curves_config(len(history), keys)
     _plot_lines(ax, [history.epoch]*len(keys), [history.column(k) for k in keys], xinteger=True, **cfg)
-    if save_path is not None: ax.figure.savefig(save_path, dpi=110)
+    if save_path is not None: ax.figure.savefig(save_path, dpi=FIGURE_DPI)
     return ax

@@ -4,11 +4,9 @@
 
 # %% ../nbs/10_experiments.ipynb #c003
 from __future__ import annotations
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 from .display import axes_or_new
 from .loop import DivergenceError, History

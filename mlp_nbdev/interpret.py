@@ -41,6 +41,8 @@ def per_class_table(cm:torch.Tensor, # a confusion matrix from `confusion_matrix
     return '\n'.join(lines)
 
 # %% ../nbs/09_interpret.ipynb #c018
+_WHITE_TEXT_ABOVE = 0.5  # a cell's share of its row above which its blue is dark enough for white text
+
 def plot_confusion(cm:torch.Tensor, # counts, row = true class
                    labels=TEXT_LABELS, # class names
                    ax=None, # matplotlib axes; `None`: a new figure
@@ -54,7 +56,8 @@ def plot_confusion(cm:torch.Tensor, # counts, row = true class
     ax.set_xlabel('predicted'); ax.set_ylabel('true')
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, int(cm[i, j]), ha='center', va='center', fontsize=7, color='white' if frac[i, j] > 0.5 else 'black')
+            dark = frac[i, j] > _WHITE_TEXT_ABOVE
+            ax.text(j, i, int(cm[i, j]), ha='center', va='center', fontsize=7, color='white' if dark else 'black')
     ax.figure.colorbar(im, ax=ax, label='share of the true class')
     return ax
 

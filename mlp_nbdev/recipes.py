@@ -38,13 +38,16 @@ def get_recipe(recipe:str|Mapping='seed', # a name in `RECIPES`, or a recipe (mi
     return r
 
 # %% ../nbs/08_recipes.ipynb #n009
+_NESTEROV_MOMENTUM = 0.9  # 'nesterov' with momentum 0 would be plain SGD: it takes the usual 0.9 instead
+
 def _optimizer(params, optimizer:str, lr:float, momentum:float, weight_decay:float)->torch.optim.Optimizer:
     "The optimizer a recipe names: 'sgd', 'nesterov' (SGD, Nesterov momentum; 0.9 when momentum is 0) or 'adamw'."
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, got {lr!r}.")
     if optimizer == 'sgd': return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if optimizer == 'nesterov':
-        return torch.optim.SGD(params, lr=lr, momentum=momentum or 0.9, nesterov=True, weight_decay=weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=momentum or _NESTEROV_MOMENTUM, nesterov=True,
+                               weight_decay=weight_decay)
     if optimizer == 'adamw': return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     raise ValueError(f"optimizer must be 'sgd', 'nesterov' or 'adamw', got {optimizer!r}.")
 

@@ -9,7 +9,12 @@ from .train import History
 from . import traintools
 
 # %% auto #0
-__all__ = ['SoftMax']
+__all__ = ['SoftMax', 'load_data_fashion_mnist']
+
+# %% ../nbs/14_softmax.ipynb #c003a
+# the notes call `softmax.load_data_fashion_mnist`: the package's loader itself, imported above and declared here
+# so that it is in `__all__` (nbdev adds `_all_`'s names to it), as this module's API
+_all_ = ['load_data_fashion_mnist']
 
 # %% ../nbs/14_softmax.ipynb #c006
 class SoftMax:

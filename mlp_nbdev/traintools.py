@@ -11,7 +11,12 @@ from .data import load_data_fashion_mnist
 from .train import History, predict, train_model
 
 # %% auto #0
-__all__ = ['train_ch3']
+__all__ = ['train_ch3', 'load_data_fashion_mnist', 'predict', 'train_model']
+
+# %% ../nbs/13_notes.ipynb #c003a
+# the notes call these as `traintools.<name>`: the package's functions themselves, imported above and declared
+# here so that they are in `__all__` (nbdev adds `_all_`'s names to it), as this module's API
+_all_ = ['load_data_fashion_mnist', 'predict', 'train_model']
 
 # %% ../nbs/13_notes.ipynb #c006
 def _notes_kwargs(f:Callable, # the package function a helper stands for, e.g. `mlp_nbdev.train.train_ch3`
