@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_data.ipynb #c003
 from __future__ import annotations
-import gzip, hashlib, math, os, shutil, tempfile, warnings
+import gzip, hashlib, math, os, shlex, shutil, warnings
 from pathlib import Path
 from collections.abc import Iterator, Sequence
 
@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .files import WriteError, atomic_write, writing
+from .files import WriteError, atomic_write, make_temp, writing
 
 # %% auto #0
 __all__ = ['ENV_VAR', 'DEBIAN_DIR', 'RAW_FILES', 'CACHE_VERSION', 'TEXT_LABELS', 'data_root', 'DataError', 'check_raw_file',
@@ -27,6 +27,9 @@ DEBIAN_DIR = Path('/usr/share/datasets/fashion-mnist')  # where Debian's `datase
 def data_root(root:str|os.PathLike|None=None, # a folder; `None`: `$MLP_NBDEV_DATA`, else `~/.cache/mlp_nbdev`
              )->Path: # the absolute data root
     "The one data root: `root`, else `$MLP_NBDEV_DATA`, else `~/.cache/mlp_nbdev`, as an absolute path."
+    if isinstance(root, str) and not root.strip():
+        raise ValueError(f"the data root is an empty string ({root!r}): pass a folder, or None for the default "
+                         f"(${ENV_VAR}, else ~/.cache/mlp_nbdev).")
     root = root or os.environ.get(ENV_VAR) or Path.home()/'.cache'/'mlp_nbdev'
     return Path(root).expanduser().absolute()
 
@@ -50,7 +53,9 @@ def check_raw_file(path:Path, # a decompressed IDX file in `ROOT/FashionMNIST/ra
                   ):
     "Raise `DataError` naming `path` if it is not the Fashion-MNIST file it claims to be."
     magic, shape, size, digest = RAW_FILES[path.name]
-    fix = fix or f"Delete {path} and run `make data` (or call `load_data_fashion_mnist` again) to place it anew."
+    root = path.parent.parent.parent  # ROOT of ROOT/FashionMNIST/raw/NAME
+    fix = fix or (f"Delete {path}, then run `mlp-nbdev data --data {shlex.quote(str(root))}` (in Python: "
+                  f"`get_fashion_mnist({str(root)!r})`) to place it anew.")
     if not path.is_file(): raise DataError(f"Missing Fashion-MNIST file {path}. {fix}")
     n = path.stat().st_size
     if n != size: raise DataError(f"{path} is truncated or corrupted: {n:,} bytes, expected {size:,}. {fix}")
@@ -68,18 +73,19 @@ def raw_dir(root:str|os.PathLike|None=None, # data root; `None`: see `data_root`
     return data_root(root)/'FashionMNIST'/'raw'
 
 # %% ../nbs/02_data.ipynb #c017
-def _place(root:Path, fill, src:str)->Path:
-    "Call `fill(tmp_raw)` to write the files into a scratch folder, check them, then move them to `raw_dir(root)`."
+def _place(root:Path, fill, src:str, names:list[str]|None=None)->Path:
+    "Call `fill(tmp)` to write the four files into a scratch folder, check them, then move `names` (default: all) to `raw_dir(root)`."
     dest = raw_dir(root)
     with writing(dest):
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix='.incoming-', dir=dest.parent))
+        tmp = make_temp(dest.parent, '.incoming-', is_dir=True)
     try:
         fill(tmp)
         for name in RAW_FILES: check_raw_file(tmp/name, fix=f"It came from {src}, which is damaged; nothing was placed.")
         with writing(dest):
-            if dest.exists(): shutil.rmtree(dest)
-            tmp.rename(dest)
+            if not dest.is_dir(): tmp.rename(dest)
+            else:
+                for name in names or RAW_FILES: os.replace(tmp/name, dest/name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if not any(dest.parent.iterdir()): dest.parent.rmdir()  # leave no empty FashionMNIST/ behind either
@@ -101,13 +107,12 @@ def _from_debian(debian_dir:Path):
 
 # %% ../nbs/02_data.ipynb #c019
 def _from_torchvision(tmp:Path):
-    "A `fill` function that downloads with torchvision (needs a network)."
+    "A `fill` function that downloads with torchvision (needs a network), inside `tmp`, so a failure leaves nothing."
     from torchvision.datasets import FashionMNIST
-    FashionMNIST(tmp.parent/(tmp.name+'-dl'), download=True)
     try:
-        src = tmp.parent/(tmp.name+'-dl')/'FashionMNIST'/'raw'
-        for name in RAW_FILES: shutil.move(src/name, tmp/name)
-    finally: shutil.rmtree(tmp.parent/(tmp.name+'-dl'), ignore_errors=True)
+        FashionMNIST(tmp/'download', download=True)
+        for name in RAW_FILES: shutil.move(tmp/'download'/'FashionMNIST'/'raw'/name, tmp/name)
+    finally: shutil.rmtree(tmp/'download', ignore_errors=True)
 
 # %% ../nbs/02_data.ipynb #c020
 def get_fashion_mnist(root:str|os.PathLike|None=None, # data root; `None`: see `data_root`
@@ -117,22 +122,24 @@ def get_fashion_mnist(root:str|os.PathLike|None=None, # data root; `None`: see `
                      )->Path: # the data root, holding `FashionMNIST/raw`
     "Make sure Fashion-MNIST is in `root/FashionMNIST/raw`: found there, decompressed from Debian's package, or downloaded."
     root, raw, debian_dir = data_root(root), raw_dir(root), Path(debian_dir)
-    if raw.is_dir() and any(raw.iterdir()):
-        for name in RAW_FILES: check_raw_file(raw/name, md5=False)
-        return root
+    missing = [n for n in RAW_FILES if not (raw/n).exists()]
+    for name in RAW_FILES:
+        if name not in missing: check_raw_file(raw/name, md5=False)  # damaged: the message says to delete it
+    if not missing: return root
     if all((debian_dir/f'{n}.gz').is_file() for n in RAW_FILES): src, fill = f"Debian's {debian_dir}", _from_debian(debian_dir)
     elif download: src, fill = 'the download', _from_torchvision
     else: src = fill = None
     if fill is None: err = 'and downloading was turned off (download=False)'
     else:
-        try: _place(root, fill, src); err = None
+        try: _place(root, fill, src, missing); err = None
         except (DataError, WriteError): raise
         except Exception as e: err = f'and the download failed ({type(e).__name__}: {e})'
+    what = 'No Fashion-MNIST data' if len(missing) == len(RAW_FILES) else f"Missing {', '.join(missing)}"
     if err:
-        raise DataError(f"No Fashion-MNIST data in {raw}, Debian's package is not installed ({debian_dir} is missing) "
+        raise DataError(f"{what} in {raw}, Debian's package is not installed ({debian_dir} is missing) "
             f"{err}. Fix one of: install it as root (`apt-get install dataset-fashion-mnist`); connect to the internet "
             f"so torchvision can download it; or point ${ENV_VAR} (or `root=`) at a folder that holds FashionMNIST/raw/.")
-    if verbose: print(f"Fashion-MNIST placed in {raw} (from {src})")
+    if verbose: print(f"{'Fashion-MNIST' if len(missing) == len(RAW_FILES) else ', '.join(missing)} placed in {raw} (from {src})")
     return root
 
 # %% ../nbs/02_data.ipynb #c034
