@@ -17,8 +17,8 @@ from .loop import Callback, History
 from .concise import make_net
 
 # %% auto #0
-__all__ = ['CheckpointError', 'save_checkpoint', 'load_checkpoint', 'CheckpointCB', 'restore_training_state', 'MetricsLogger',
-           'save_figure', 'write_run']
+__all__ = ['CheckpointError', 'save_checkpoint', 'load_checkpoint', 'CheckpointCB', 'restore_training_state', 'ResumeCB',
+           'MetricsLogger', 'save_figure', 'write_run']
 
 # %% ../nbs/11_checkpoint.ipynb #c009
 class CheckpointError(RuntimeError):
@@ -165,6 +165,19 @@ def restore_training_state(ckpt:dict, # a checkpoint, as `load_checkpoint` retur
         for i, s in enumerate(rng['cuda'][:torch.cuda.device_count()]): torch.cuda.set_rng_state(s, i)
     if 'data' in rng and isinstance(gen, torch.Generator): gen.set_state(rng['data'])
     return History(ckpt['history'])
+
+# %% ../nbs/11_checkpoint.ipynb #r007
+class ResumeCB(Callback):
+    "Continue the run `ckpt` holds: its weights, optimizer, scheduler, random states and records, put back at `before_fit`."
+    order = 1000 # last at `before_fit`: nothing draws random numbers between it and the first batch
+    def __init__(self, ckpt:dict): self.ckpt = ckpt # a checkpoint, as `load_checkpoint` returns it
+    def before_fit(self, learn):
+        done = len(self.ckpt.get('history') or ())
+        if done >= learn.num_epochs:
+            raise CheckpointError(f"the run already has {done} epoch(s): ask for more than {done} to continue it.")
+        _load_state(learn.net, self.ckpt['state_dict'], 'model')
+        opt = learn.opt if isinstance(learn.opt, torch.optim.Optimizer) else None
+        learn.history = restore_training_state(self.ckpt, opt, _scheduler(learn), learn.train_iter)
 
 # %% ../nbs/11_checkpoint.ipynb #m002
 def _final(records:list[dict])->dict:

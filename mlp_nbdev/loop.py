@@ -257,12 +257,13 @@ def validate(self:Learner,
 def fit(self:Learner,
         num_epochs:int, # passes over `train_iter`, >= 1
        )->History: # one record per epoch; `.interrupted` is `True` after Ctrl-C
-    "Train for `num_epochs`, testing after each; Ctrl-C returns the complete epochs, any other error propagates."
+    "Train up to epoch `num_epochs`, testing after each; Ctrl-C returns the complete epochs, any other error propagates."
     self._prepare(num_epochs)
     try:
         try:
             self('before_fit')
-            for self.epoch in range(1, num_epochs + 1): self._with_events(self._do_epoch, 'epoch', CancelEpochException)
+            first = len(self.history) + 1  # 1, or after the epochs a `before_fit` put back (a resumed run)
+            for self.epoch in range(first, num_epochs + 1): self._with_events(self._do_epoch, 'epoch', CancelEpochException)
         except CancelFitException: self('after_cancel_fit')
     except BaseException as e:
         self.error = e

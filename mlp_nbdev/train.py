@@ -8,7 +8,7 @@ import math, os, sys, warnings
 from collections.abc import Callable, Iterable, Sequence
 
 import torch
-from torch import nn, Tensor
+from torch import Tensor
 from fastcore.basics import patch
 from fastcore.meta import delegates
 from .display import _frontend, curve_keys, curves_animator, show_images
@@ -17,7 +17,11 @@ from .loop import Callback, DivergenceError, History, Learner, _diverged
 
 # %% auto #0
 __all__ = ['NotLearningWarning', 'DivergenceGuard', 'ProgressBar', 'EpochLine', 'Curves', 'LRSchedule', 'OnEpochEnd',
-           'default_cbs', 'train_epoch', 'train_ch3', 'train_model', 'predict']
+           'default_cbs', 'train_epoch', 'train_ch3', 'train_model', 'predict', 'Accumulator', 'accuracy',
+           'evaluate_accuracy', 'resolve_device', 'try_gpu', 'DivergenceError']
+
+# %% ../nbs/05_training.ipynb #c003a
+_all_ = ['Accumulator', 'accuracy', 'evaluate_accuracy', 'resolve_device', 'try_gpu', 'DivergenceError']  # d2l's names, from here too
 
 # %% ../nbs/05_training.ipynb #t101
 _CHECK_EVERY = 50  # batches between two reads of the batch losses

@@ -92,7 +92,7 @@ def test_full_disk_is_one_line_exit_1():
         assert r.returncode == 1, (r.returncode, r.stderr)
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and f"could not write {out/'model.pt'}" in lines[0] and 'Traceback' not in r.stderr, r.stderr
-        assert sorted(p.name for p in out.iterdir()) == ['model.pt']
+        assert sorted(p.name for p in out.iterdir()) == ['metrics.csv', 'metrics.json', 'model.pt']  # epoch 1's
         assert torch.load(out/'model.pt', weights_only=True)['epoch'] == 1
 
 def test_help_comes_from_docments():
@@ -104,3 +104,85 @@ def test_help_comes_from_docments():
     text = ' '.join(r.stdout.split())
     for name in ('epochs', 'recipe', 'amp'): assert ' '.join(docments(train)[name].split()) in text, name
     assert 'weight decay 5e-4' in text and not re.search(r'[\d.]+x faster', text), text  # no measured speed-up: it depends on the CPU
+
+def history(out):
+    "The per-epoch records of a run's metrics.json, without the seconds (the only thing that may differ)."
+    return [{k: v for k, v in r.items() if k != 'seconds'} for r in json.loads((out/'metrics.json').read_text())['history']]
+
+def test_resume_equals_straight(tmp_path):
+    "The seed recipe for 4 epochs straight = 2 epochs, then `--resume` to 4: every loss and accuracy, bit for bit."
+    small = ('--hidden', 64)
+    assert cli('train', '--epochs', 4, *small, '--out', tmp_path/'straight').returncode == 0
+    assert cli('train', '--epochs', 2, *small, '--out', tmp_path/'part').returncode == 0
+    r = cli('train', '--resume', tmp_path/'part', '--epochs', 4)
+    assert r.returncode == 0 and 'continuing after epoch 2' in r.stdout, r.stderr
+    assert history(tmp_path/'part') == history(tmp_path/'straight')
+    assert len((tmp_path/'part'/'metrics.csv').read_text().splitlines()) == 1 + 4
+
+def start_train(*args):
+    return subprocess.Popen([str(EXE), 'train', *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, 'PYTHONUNBUFFERED': '1'})
+
+def wait_for(p, prefix):
+    lines = []
+    for line in p.stdout:
+        lines.append(line)
+        if line.startswith(prefix): return lines
+    raise AssertionError(f"no line starting {prefix!r}: {lines} {p.stderr.read()}")
+
+def test_one_folder_one_run_and_sigterm(tmp_path):
+    """While a run trains, a second run or a resume into its folder stops with one line and exit 2; SIGTERM ends the
+    run with the epochs done saved (checkpoint, metrics.json, metrics.csv) and exit 143."""
+    out = tmp_path/'run'
+    p = start_train('--epochs', 100, '--hidden', 64, '--out', out)
+    wait_for(p, 'epoch 1/100')
+    for second in cli('train', '--epochs', 1, '--out', out), cli('train', '--resume', out):  # a new run; a resume
+        assert second.returncode == 2 and len(second.stderr.strip().splitlines()) == 1, second.stderr
+        assert 'is not empty' in second.stderr or 'in use by another run' in second.stderr, second.stderr
+    assert 'in use by another run' in second.stderr, second.stderr
+    p.send_signal(signal.SIGTERM)
+    rest, err = p.communicate(timeout=300)
+    assert p.returncode == 143 and 'Traceback' not in err and 'interrupted' in rest, (p.returncode, rest, err)
+    m = json.loads((out/'metrics.json').read_text())
+    saved = torch.load(out/'model.pt', weights_only=True)['epoch']
+    assert m['interrupted'] is True and len(m['history']) == saved >= 1, (m['interrupted'], len(m['history']), saved)
+    assert len((out/'metrics.csv').read_text().splitlines()) == 1 + saved
+
+def test_best_stopped_and_resumed_equals_straight(tmp_path):
+    "`best` for 4 epochs (one-cycle planned for 4), SIGTERM after epoch 2, `--resume`: the history of 4 straight epochs."
+    small = ('--recipe', 'best', '--hidden', 64, '--epochs', 4)
+    assert cli('train', *small, '--out', tmp_path/'straight').returncode == 0
+    out = tmp_path/'run'
+    p = start_train(*small, '--out', out)
+    wait_for(p, 'epoch 2/4')
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=300)
+    assert p.returncode == 143 and torch.load(out/'model.pt', weights_only=True)['epoch'] < 4, p.returncode
+    r = cli('train', '--resume', out)
+    assert r.returncode == 0, r.stderr
+    assert history(out) == history(tmp_path/'straight')
+    bad = cli('train', '--resume', out, '--epochs', 6)
+    assert bad.returncode == 2 and 'planned for 4 epochs' in bad.stderr, bad.stderr
+
+def test_changed_checkpoint_refused_by_resume(tmp_path):
+    "8 bytes of a weight overwritten in place: `--resume` refuses the file with one line, exit 1, and trains nothing."
+    out = tmp_path/'run'
+    assert cli('train', '--epochs', 1, '--hidden', 64, '--out', out).returncode == 0
+    data = bytearray((out/'model.pt').read_bytes()); i = len(data) // 2; data[i:i+8] = b'\xff' * 8
+    (out/'model.pt').write_bytes(bytes(data))
+    r = cli('train', '--resume', out, '--epochs', 2)
+    assert r.returncode == 1 and 'changed since it was written' in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and len(history(out)) == 1
+
+def test_version_pipe_and_lr_find(tmp_path):
+    "`--version`; `evaluate | head -1` ends quietly; `lr-find` prints a suggestion and writes its PNG."
+    from mlp_nbdev import __version__
+    r = cli('--version')
+    assert r.returncode == 0 and r.stdout.strip() == f'mlp-nbdev {__version__}', r.stdout
+    assert cli('train', '--epochs', 1, '--hidden', 32, '--out', tmp_path/'run').returncode == 0
+    r = subprocess.run(f"'{EXE}' evaluate '{tmp_path/'run'/'model.pt'}' | head -1", shell=True, capture_output=True,
+                       text=True, timeout=300)
+    assert 'Broken pipe' not in r.stderr and 'Error' not in r.stderr and r.stdout.count('\n') == 1, r.stderr
+    r = cli('lr-find', '--num-iter', 60, '--hidden', 64, '--plot', tmp_path/'lr.png', '--threads', 1)
+    assert r.returncode == 0 and 'suggested lr' in r.stdout, r.stderr
+    assert (tmp_path/'lr.png').read_bytes()[:4] == b'\x89PNG'
