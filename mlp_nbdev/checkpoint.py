@@ -11,7 +11,7 @@ import torch
 from torch import nn, Tensor
 from importlib.metadata import version
 from .files import atomic_write, writing
-from .display import plot_history
+from .display import FIGURE_DPI, plot_history
 from .train import predict
 from .loop import Callback, History
 from .concise import make_net
@@ -217,7 +217,7 @@ def save_figure(path:str|os.PathLike, # the PNG to write
                )->Path:
     "Save `fig` as a PNG, atomically, then close it."
     import matplotlib.pyplot as plt
-    try: return atomic_write(path, lambda t: fig.savefig(t, format='png', dpi=100, bbox_inches='tight'))
+    try: return atomic_write(path, lambda t: fig.savefig(t, format='png', dpi=FIGURE_DPI, bbox_inches='tight'))
     finally: plt.close(fig)
 
 # %% ../nbs/11_checkpoint.ipynb #n016

@@ -20,7 +20,8 @@ __all__ = ['watched_layers', 'ActivationStats', 'LRFinder', 'LRFind', 'lr_find']
 _ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Softplus)
 _STATS = ('mean', 'std', 'zeros')  # of a layer's outputs; `zeros`: the share that is exactly 0 (a ReLU's dead outputs)
 
-def watched_layers(net:nn.Module)->dict[str, nn.Module]:
+def watched_layers(net:nn.Module, # the network
+                  )->dict[str, nn.Module]: # its watched layers by their names in `net`
     "The leaves of `net` that have a weight or are an activation, by name."
     if not isinstance(net, nn.Module): raise TypeError(f"ActivationStats needs an nn.Module, got {type(net).__name__}.")
     return {n: m for n, m in net.named_modules()
@@ -175,7 +176,10 @@ class LRFinder(Callback):
 # %% ../nbs/08a_diagnostics.ipynb #d032
 class LRFind:
     "The range test's curve (`lrs`, smoothed `losses`) and its readings: `suggested` (the minimum's lr / 10) and `steepest`."
-    def __init__(self, lrs:list[float], losses:list[float]):
+    def __init__(self,
+                 lrs:list[float], # the learning rate of each batch
+                 losses:list[float], # the smoothed loss after it
+                ):
         self.lrs, self.losses = lrs, losses
         i = min(range(len(losses)), key=losses.__getitem__)
         self.min_lr, self.suggested = lrs[i], lrs[i] / 10

@@ -140,7 +140,8 @@ _CURVES = dict(train_loss=('.-', 'train loss'), train_acc=('m.--', 'train acc'),
                test_acc=('g.-.', 'test acc'))
 _OLD_CURVES = ('train_loss', 'train_acc', 'test_acc')  # what a history without a test loss, or a stand-in, has
 
-def curve_keys(columns:Sequence[str])->list[str]:
+def curve_keys(columns:Sequence[str], # a history's columns, or a record's keys
+              )->list[str]: # the keys to draw, in the order to draw them
     "The columns drawn as curves: the `train_` and `test_` ones, those of `_CURVES` first and in its order."
     columns = list(columns)
     return [k for k in _CURVES if k in columns] + [k for k in columns if k.startswith(('train_', 'test_')) and k not in _CURVES]

@@ -104,6 +104,14 @@ class EpochLine(Callback):
     def after_epoch(self, learn): print(_epoch_line(learn.history[-1], learn.num_epochs), flush=True)
 
 # %% ../nbs/05_training.ipynb #t113
+def _check_figure_path(path:str|os.PathLike):
+    "Refuse a file name whose suffix is not a figure format `matplotlib` writes."
+    from matplotlib.backend_bases import FigureCanvasBase
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    if os.path.splitext(path)[1].lstrip('.').lower() not in kinds:
+        raise ValueError(f"save_path={str(path)!r}: the curves are a figure; use a name ending in .png "
+                         f"(or {', '.join('.' + k for k in sorted(kinds) if k != 'png')}).")
+
 class Curves(Callback):
     "The recorded curves, a point per epoch: live in Jupyter, kept in `history.figure`, saved to `save_path`."
     order = 5
@@ -111,7 +119,9 @@ class Curves(Callback):
                  live:bool=False, # redraw in place after every epoch (in Jupyter)
                  save_path:str|os.PathLike|None=None, # write the final figure there as a PNG
                  show:bool=False, # display the figure once at the end (IPython outside Jupyter)
-                ): self.live, self.save_path, self.show, self.anim = live, save_path, show, None
+                ):
+        if save_path is not None: _check_figure_path(save_path)  # before any training, not after it
+        self.live, self.save_path, self.show, self.anim = live, save_path, show, None
     def before_fit(self, learn): self.anim = None
     def after_epoch(self, learn):
         r = learn.history[-1]
