@@ -18,7 +18,7 @@ from .concise import make_net
 
 # %% auto #0
 __all__ = ['CheckpointError', 'save_checkpoint', 'load_checkpoint', 'CheckpointCB', 'restore_training_state', 'ResumeCB',
-           'MetricsLogger', 'save_figure', 'write_run']
+           'MetricsLogger', 'TensorBoardCB', 'save_figure', 'write_run']
 
 # %% ../nbs/11_checkpoint.ipynb #c009
 class CheckpointError(RuntimeError):
@@ -210,6 +210,31 @@ class MetricsLogger(Callback):
                     w = csv.DictWriter(f, columns, restval=''); w.writeheader(); w.writerows(records)
             atomic_write(path, write)
         self.columns, self.rows = columns, len(records)
+
+# %% ../nbs/11_checkpoint.ipynb #t002
+def _tag(key:str)->str:
+    "The TensorBoard tag of a record's column: `train_loss` -> `loss/train`, `seconds` -> `time/seconds`."
+    phase, _, name = key.partition('_')
+    return f'{name}/{phase}' if name and phase in ('train', 'test') else f'time/{key}' if key == 'seconds' else key
+
+class TensorBoardCB(Callback):
+    "After every epoch, its record as TensorBoard scalars (step: the epoch) in event files under `log_dir`."
+    order = 65 # after `MetricsLogger`
+    def __init__(self, log_dir:str|os.PathLike): self.log_dir, self.writer = Path(log_dir), None # e.g. `runs/x/tensorboard`
+    def before_fit(self, learn):  # fail before any training when the package is missing
+        try: from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ImportError("TensorBoard logging needs the tensorboard package: pip install 'mlp_nbdev[tensorboard]' "
+                              "(or pip install tensorboard).") from None
+        self.make = lambda first: SummaryWriter(str(self.log_dir), purge_step=first)  # drops events from `first` on
+    def after_epoch(self, learn):
+        r = learn.history[-1]
+        if self.writer is None: self.writer = self.make(r['epoch'])  # a continued run's first new epoch
+        for k, v in r.items():
+            if k != 'epoch' and isinstance(v, (int, float)): self.writer.add_scalar(_tag(k), v, r['epoch'])
+        self.writer.flush()
+    def after_fit(self, learn):
+        if self.writer is not None: self.writer.close(); self.writer = None
 
 # %% ../nbs/11_checkpoint.ipynb #n015
 def save_figure(path:str|os.PathLike, # the PNG to write

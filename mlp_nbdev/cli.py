@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_cli.ipynb #n001
 from __future__ import annotations
-import argparse, inspect, math, os, signal, sys, time, warnings
+import argparse, importlib.util, inspect, math, os, signal, sys, time, warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -19,8 +19,8 @@ from .concise import make_net
 from .recipes import RECIPES, get_recipe, make_trainer, run_recipe
 from .interpret import confusion_matrix, per_class_table, plot_confusion
 from .diagnostics import lr_find
-from .checkpoint import (CheckpointCB, CheckpointError, MetricsLogger, ResumeCB, load_checkpoint, save_figure,
-                                  write_run)
+from .checkpoint import (CheckpointCB, CheckpointError, MetricsLogger, ResumeCB, TensorBoardCB, load_checkpoint,
+                                  save_figure, write_run)
 
 # %% auto #0
 __all__ = ['COMMANDS', 'UsageError', 'train', 'evaluate', 'find_data', 'find_lr', 'make_parser', 'Terminated', 'main']
@@ -83,17 +83,21 @@ def train(model:str='concise', # 'concise' (nn.Sequential) or 'scratch' (hand-wr
           amp:str|None=None, # 'auto': bfloat16 autocast where a short probe finds it faster than float32 on this machine; 'bf16': bfloat16 autocast, or float32 with a warning where it is 1.2x slower or more (default: float32)
           data:Path|None=None, # data root holding FashionMNIST/raw (default: $MLP_NBDEV_DATA, else ~/.cache/mlp_nbdev)
           out:Path|None=None, # output folder, new or empty (default: runs/<timestamp>)
-          resume:Path|None=None, # a run folder to continue from its model.pt, with its own settings (only --epochs, --device, --data and --threads apply)
+          resume:Path|None=None, # a run folder to continue from its model.pt, with its own settings (only --epochs, --device, --data, --threads apply)
           threads:int|None=None, # CPU threads for torch (default: torch's choice, or $OMP_NUM_THREADS)
+          tensorboard:bool=False, # also write TensorBoard event files into OUT/tensorboard (needs the tensorboard package)
           echo=print, # where the progress lines go
          )->dict: # the metrics written to `metrics.json`
     "Train an MLP on Fashion-MNIST; write metrics.json and metrics.csv (every epoch), model.pt (every epoch), curves.png and predictions.png."
     dev = _pick_device(device); _set_threads(threads)
+    if tensorboard and importlib.util.find_spec('tensorboard') is None:
+        raise UsageError("--tensorboard needs the tensorboard package: pip install 'mlp_nbdev[tensorboard]' (or tensorboard).")
     if resume is not None: return _resume(Path(resume), epochs, dev, data, echo)
     out = Path(out) if out is not None else Path('runs')/datetime.now().strftime('%Y%m%d-%H%M%S')
     r = get_recipe(recipe, **{k: v for k, v in dict(lr=lr, batch_size=batch_size).items() if v is not None})
     _check_limits(r, hidden, dev)
-    config = dict(model=model, recipe=recipe, num_hiddens=hidden, epochs=epochs or 10, seed=seed, amp=amp, **r)
+    config = dict(model=model, recipe=recipe, num_hiddens=hidden, epochs=epochs or 10, seed=seed, amp=amp,
+                  tensorboard=tensorboard, **r)
     with claim_run_dir(out):  # one run per folder; the folder goes again if nothing was saved in it
         return _train(out, config, r, dev, data, echo)
 
@@ -120,6 +124,7 @@ def _train(out:Path, config:dict, r:dict, dev, data, echo, resumed:dict|None=Non
          f"{epochs} epoch{'s' * (epochs != 1)} on {dev}{' in bfloat16 autocast' if dtype else ''}{done}; outputs in {out}")
     cb, t0 = CheckpointCB(out/'model.pt', config), time.perf_counter()
     cbs = [cb, MetricsLogger(out, config)] + ([ResumeCB(resumed)] if resumed else [])
+    if config.get('tensorboard'): cbs.append(TensorBoardCB(out/'tensorboard'))
     net, history = run_recipe(r, model, epochs, hidden, config['seed'], data=data_iters, device=dev, draw=False,
                               progress=sys.stdout.isatty(), amp=dtype, cbs=cbs)  # curves.png: `write_run`
     if len(history) <= (resumed['epoch'] if resumed else 0): raise KeyboardInterrupt  # no epoch completed
@@ -253,6 +258,8 @@ def _add_options(parser:argparse.ArgumentParser, command, shared=train):
         if name == 'echo': continue
         kw = dict(type=_TYPES.get(name), choices=_CHOICES.get(name), help=common.get(name) or d.docment)
         if d.default is inspect.Parameter.empty: parser.add_argument(name, **kw); continue
+        if isinstance(d.default, bool):  # a switch: `--tensorboard` turns it on
+            parser.add_argument('--' + name.replace('_', '-'), action='store_true', help=kw['help']); continue
         if d.default is not None: kw['help'] += f' (default {d.default})'
         parser.add_argument('--' + name.replace('_', '-'), default=d.default, **kw)
 

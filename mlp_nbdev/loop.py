@@ -156,7 +156,7 @@ class Learner:
                  cbs:Iterable[Callback]=(), # callbacks, besides the defaults (`default_loop_cbs`)
                  *,
                  amp:str|torch.dtype|None=None, # `'auto'`, `'bf16'` or `torch.bfloat16`: an `Autocast` callback
-                 metrics:Iterable[Callable]|None=None, # per-batch sums, as `Recorder`'s; `None`: accuracy
+                 metrics:dict|Iterable[Callable]|None=None, # per-batch sums, as `Recorder`'s; `None`: accuracy
                 ):
         self.net, self.train_iter, self.test_iter, self.loss_func, self.opt = net, train_iter, test_iter, loss_func, opt
         self.device_arg = device
@@ -272,7 +272,8 @@ def fit(self:Learner,
         self.history.interrupted = True
     finally: self('after_fit')  # always: the callbacks that draw, save or close something need it
     if self.history.interrupted:
-        print(f"Interrupted (Ctrl-C) in epoch {self.epoch}: returning the history of the {len(self.history)} complete epoch(s).")
+        what = 'Ctrl-C' if type(self.error) is KeyboardInterrupt else type(self.error).__name__  # e.g. the CLI's SIGTERM
+        print(f"Interrupted ({what}) in epoch {self.epoch}: returning the history of the {len(self.history)} complete epoch(s).")
     return self.history
 
 # %% ../nbs/04b_loop.ipynb #n061
@@ -331,9 +332,11 @@ class Autocast(Callback):
     def before_fit(self, learn): learn.dtype = self.dtype = _amp_dtype(self.amp, learn.device)  # decided once per fit
     def before_batch(self, learn):
         if self.dtype is None: return
+        self._leave()
         self.ctx = _autocast(self.dtype, learn.X.device)  # a fresh context per batch: no weight cast outlives a step
         self.ctx.__enter__()
     def after_loss(self, learn): self._leave()
+    def after_cancel_batch(self, learn): self._leave()  # cancelled before the loss
     def after_fit(self, learn): self._leave()  # after an error inside the forward pass too
     def _leave(self):
         if self.ctx is not None: self.ctx.__exit__(None, None, None); self.ctx = None

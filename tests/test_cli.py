@@ -110,14 +110,20 @@ def history(out):
     return [{k: v for k, v in r.items() if k != 'seconds'} for r in json.loads((out/'metrics.json').read_text())['history']]
 
 def test_resume_equals_straight(tmp_path):
-    "The seed recipe for 4 epochs straight = 2 epochs, then `--resume` to 4: every loss and accuracy, bit for bit."
+    """The seed recipe for 4 epochs straight = 2 epochs, then `--resume` to 4: every loss and accuracy, bit for bit;
+    with `--tensorboard`, the event files hold every epoch's scalars."""
     small = ('--hidden', 64)
     assert cli('train', '--epochs', 4, *small, '--out', tmp_path/'straight').returncode == 0
-    assert cli('train', '--epochs', 2, *small, '--out', tmp_path/'part').returncode == 0
+    assert cli('train', '--epochs', 2, *small, '--tensorboard', '--out', tmp_path/'part').returncode == 0
     r = cli('train', '--resume', tmp_path/'part', '--epochs', 4)
     assert r.returncode == 0 and 'continuing after epoch 2' in r.stdout, r.stderr
     assert history(tmp_path/'part') == history(tmp_path/'straight')
     assert len((tmp_path/'part'/'metrics.csv').read_text().splitlines()) == 1 + 4
+    # the TensorBoard events, read back: one scalar per epoch and column, the resumed epochs included
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    ea = EventAccumulator(str(tmp_path/'part'/'tensorboard')); ea.Reload()
+    assert [e.step for e in ea.Scalars('loss/test')] == [1, 2, 3, 4]
+    assert [e.value for e in ea.Scalars('acc/test')] == pytest.approx([h['test_acc'] for h in history(tmp_path/'part')])
 
 def start_train(*args):
     return subprocess.Popen([str(EXE), 'train', *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
