@@ -4,7 +4,7 @@
 
 # %% ../nbs/08b_tune.ipynb #t003
 from __future__ import annotations
-import json, math, re, warnings
+import json, math, random, re, time, warnings
 from pathlib import Path
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -123,6 +123,7 @@ def make_pruner(kind:str='median', # 'median' (see the text) or 'none'
 # %% ../nbs/08b_tune.ipynb #t025
 DEFAULT_STORAGE = 'sqlite:///runs/tune.db'  # next to the runs `mlp-nbdev train` writes
 _SQLITE_TIMEOUT, _CONNECT_TIMEOUT = 60, 10  # seconds to wait for another worker's write lock; to reach a server
+_CREATE_TRIES = 5  # attempts to open a new database whose tables another worker is making at the same time
 
 def open_storage(url:str=DEFAULT_STORAGE, # a database URL: sqlite:///FILE, postgresql://USER[:PASSWORD]@HOST[:PORT]/DB
                  heartbeat:int=10, # seconds between a running trial's heartbeats; silent for 3 of them: failed, retried
@@ -141,13 +142,20 @@ def open_storage(url:str=DEFAULT_STORAGE, # a database URL: sqlite:///FILE, post
     else: raise TuneUsageError(f"--storage {u!r}: use an sqlite:/// or postgresql:// URL (not {backend}).")
     if backend == 'sqlite' and u.database and u.database != ':memory:' and not Path(u.database).parent.is_dir():
         raise TuneUsageError(f"--storage {u!r}: the folder {Path(u.database).parent} does not exist; create it first.")
-    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
-    try:
+    def storage():
         with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna
             warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
             return optuna.storages.RDBStorage(u.render_as_string(hide_password=False),
                                               engine_kwargs=dict(connect_args=connect), heartbeat_interval=heartbeat,
                                               grace_period=3 * heartbeat, heartbeat_stale_trial_callback=retry)
+    try:
+        for attempt in range(_CREATE_TRIES):
+            try: return storage()
+            except sqlalchemy.exc.SQLAlchemyError as e:  # two workers made the tables of a new database at once?
+                racing = isinstance(e, sqlalchemy.exc.IntegrityError) or 'already exists' in str(e)
+                if not racing or attempt == _CREATE_TRIES - 1: raise
+                time.sleep(0.5 + random.random())
     except ImportError as e:
         raise TuneUsageError(f"--storage {u!r}: no database driver for {u.drivername} ({e.__cause__ or e}); install "
                              f"the extra: {EXTRA}") from None
@@ -270,6 +278,7 @@ def tune_command(study:str='mlp', # the study's name: workers with the same --st
         ahead = [t for t in s.get_trials(deepcopy=False, states=counted) if t.number < trial.number]
         if len(ahead) >= trials:  # another worker started the last one first: not run, so the study holds `trials`
             trial.set_user_attr('not_run', f'the study already held {trials} trials'); s.stop(); return math.nan
+        st.record_heartbeat(trial._trial_id)  # its first heartbeat now: a worker killed from here on is noticed
         echo(f"trial {trial.number} started")
         return objective(trial)
     def done(study, t):
@@ -282,6 +291,7 @@ def tune_command(study:str='mlp', # the study's name: workers with the same --st
     out = dict(study=study, storage=where, trials=counts, best_value=None, recipe=None, recipe_file=None)
     if counts.get('COMPLETE'):
         out.update(best_value=s.best_value, best_trial=s.best_trial.number, recipe=best_recipe(s))
+        if recipe_out is None: _recipe_path(study).parent.mkdir(exist_ok=True)  # runs/, as `train` makes it
         out['recipe_file'] = write_recipe(recipe_out or _recipe_path(study), out['recipe'])
         echo(f"best: trial {s.best_trial.number}, validation accuracy {s.best_value:.4f}; its recipe: "
              f"{out['recipe_file']} (`mlp-nbdev train --recipe {out['recipe_file']}`)")
