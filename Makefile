@@ -102,8 +102,10 @@ check-clean: $(STAMP)
 # 4. the tests, in $(JOBS) worker processes: every notebook once, by nbdev's own runner (tests/test_notebooks.py calls
 #    nbdev's test_nb, as nbdev_test does), then every other tests/test_*.py; pytest ends with "N passed, N failed".
 #    Notebooks first (the longest), and one torch thread per worker (OMP_NUM_THREADS), so workers do not oversubscribe cores.
+#    -rs lists each skipped test with its reason, e.g. the PostgreSQL tests of tests/test_tune.py where no server is
+#    installed (tests/test_tune.py starts a throwaway one on 127.0.0.1 when it is; .ci/run installs Debian's).
 pytest: $(STAMP)
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -n $(JOBS) -p no:cacheprovider -rfE --durations=8 \
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -n $(JOBS) -p no:cacheprovider -rfEs --durations=8 \
 	  tests/test_notebooks.py $(NBS:%=--nb %) $(TESTS)
 
 # 5. the docs: nbdev_readme and nbdev_docs with quarto, then the project's checks on README.md and _docs/

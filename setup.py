@@ -27,6 +27,8 @@ requirements = shlex.split(cfg.get('requirements', ''))
 if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_requirements', ''))
 min_python = cfg['min_python']
 dev_requirements = (cfg.get('dev_requirements') or '').split()
+# the optional extras (settings.ini's `<name>_requirements`); the dev extra includes them, so `make test` has them
+extras = {name: shlex.split(cfg.get(f'{name}_requirements', '')) for name in ('tune', 'tensorboard')}
 
 package_data = dict()
 pkg_data = cfg.get('package_data', None)
@@ -45,7 +47,7 @@ setuptools.setup(
     packages = setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name']+'.*']),
     include_package_data = True,
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements },
+    extras_require={ 'dev': dev_requirements + [r for reqs in extras.values() for r in reqs], **extras },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

@@ -17,7 +17,7 @@ from .files import WriteError, atomic_write, make_temp, writing
 # %% auto #0
 __all__ = ['ENV_VAR', 'DEBIAN_DIR', 'RAW_FILES', 'CACHE_VERSION', 'TEXT_LABELS', 'data_root', 'DataError', 'check_raw_file',
            'raw_dir', 'get_fashion_mnist', 'cache_file', 'write_cache', 'read_cache', 'fashion_mnist_tensors',
-           'TensorBatches', 'load_data_fashion_mnist', 'get_fashion_mnist_labels']
+           'TensorBatches', 'split_train_valid', 'load_data_fashion_mnist', 'get_fashion_mnist_labels']
 
 # %% ../nbs/02_data.ipynb #c006
 ENV_VAR = 'MLP_NBDEV_DATA'
@@ -269,18 +269,46 @@ class TensorBatches:
         return (f"{type(self).__name__}({self.num_samples} samples, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, device={self.device})")
 
+# %% ../nbs/02_data.ipynb #v002
+def split_train_valid(labels:Tensor, # `int64 (N,)`: the labels of the images to split
+                      valid:int, # how many to hold out for validation, `0 < valid < N`
+                      seed:int=0, # the split's own seed: the same seed, the same held-out images
+                     )->tuple[Tensor, Tensor]: # indices `(train_idx, valid_idx)`, each in increasing order
+    "A stratified split of `range(N)`: each class gives the validation part its share of its images, drawn by `seed`."
+    n = len(labels)
+    if isinstance(valid, bool) or not isinstance(valid, int) or not 0 < valid < n:
+        raise ValueError(f"valid must be an int from 1 to {n - 1} (images held out of the {n:,}), got {valid!r}; "
+                         "e.g. valid=10000.")
+    counts = torch.bincount(labels)
+    exact = counts.double() * valid / n
+    quota = exact.floor().long()
+    rest = valid - int(quota.sum())  # whole images still to give: the largest remainders give one more each
+    quota[torch.argsort(exact - quota, descending=True, stable=True)[:rest]] += 1
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    by_class = perm[torch.argsort(labels[perm], stable=True)]  # grouped by class, in random order within each
+    starts = (torch.cumsum(counts, 0) - counts).tolist()
+    held = torch.zeros(n, dtype=torch.bool)
+    held[torch.cat([by_class[s:s + q] for s, q in zip(starts, quota.tolist())])] = True
+    return (~held).nonzero().squeeze(1), held.nonzero().squeeze(1)
+
 # %% ../nbs/02_data.ipynb #c053
 def load_data_fashion_mnist(batch_size:int, # samples per batch
                             resize:int|tuple[int,int]|None=None, # resize images to this size (whole batches, bilinear)
                             root:str|os.PathLike|None=None, # data root; `None`: `$MLP_NBDEV_DATA`, else `~/.cache/mlp_nbdev`
                             device:str|torch.device|None=None, # put the data there once (e.g. 'cuda'); `None`: CPU
                             seed:int|None=None, # seed for the training shuffle; `None`: torch's global generator
-                           )->tuple[TensorBatches, TensorBatches]: # `(train_iter, test_iter)`
+                            valid:int=0, # training images held out for validation (`split_train_valid`); 0: none
+                            valid_seed:int=0, # the seed of that split: the same seed, the same held-out images
+                           )->tuple[TensorBatches, ...]: # `(train, test)`; with `valid`: `(train, valid, test)`
     "Fashion-MNIST as `(train_iter, test_iter)`, d2l's interface, batches cut from tensors held in memory."
     _check_batch_size(batch_size); _check_resize(resize)
     (Xtr, ytr), (Xte, yte) = fashion_mnist_tensors(True, root), fashion_mnist_tensors(False, root)
-    return (TensorBatches(Xtr, ytr, batch_size, shuffle=True, resize=resize, seed=seed, device=device),
-            TensorBatches(Xte, yte, batch_size, shuffle=False, resize=resize, device=device))
+    train_kw, test_kw = dict(shuffle=True, seed=seed), dict(shuffle=False)  # the held-out part is read as the test set
+    test_iter = TensorBatches(Xte, yte, batch_size, resize=resize, device=device, **test_kw)
+    if not valid: return TensorBatches(Xtr, ytr, batch_size, resize=resize, device=device, **train_kw), test_iter
+    tr, va = split_train_valid(ytr, valid, valid_seed)
+    return (TensorBatches(Xtr[tr], ytr[tr], batch_size, resize=resize, device=device, **train_kw),
+            TensorBatches(Xtr[va], ytr[va], batch_size, resize=resize, device=device, **test_kw), test_iter)
 
 # %% ../nbs/02_data.ipynb #c075
 TEXT_LABELS = ('t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot')
