@@ -19,6 +19,7 @@ from .concise import make_net
 from .recipes import RECIPES, get_recipe, make_trainer, run_recipe
 from .interpret import confusion_matrix, per_class_table, plot_confusion
 from .diagnostics import lr_find
+from .tune import TuneUsageError, read_recipe, tune_command
 from .checkpoint import (CheckpointCB, CheckpointError, MetricsLogger, ResumeCB, TensorBoardCB, load_checkpoint,
                                   save_figure, write_run)
 
@@ -39,6 +40,14 @@ def _pick_device(device:str|None)->torch.device:
                          "(a GPU when there is one, else the CPU) or pass --device cpu.")
     try: return resolve_device(device)
     except ValueError as e: raise UsageError(f"--device {device}: {str(e).split(': use')[0]}; pass cuda, mps or cpu.") from None
+
+def _recipe(recipe:str, **overrides)->dict:
+    "The recipe `--recipe` names: one of `RECIPES`, or a JSON file of recipe keys (as `mlp-nbdev tune` writes)."
+    if recipe in RECIPES: return get_recipe(recipe, **overrides)
+    if not (recipe.endswith('.json') or Path(recipe).is_file()):
+        raise UsageError(f"--recipe {recipe}: not one of {', '.join(sorted(RECIPES))}, nor a recipe file (.json).")
+    try: return get_recipe(read_recipe(recipe), **overrides)
+    except ValueError as e: raise UsageError(f"--recipe {e}") from None
 
 def _set_threads(threads:int|None):
     "torch's CPU threads for this process, when asked."
@@ -73,7 +82,7 @@ def _check_limits(r:dict, # the recipe, with the user's lr and batch size
 
 # %% ../nbs/12_cli.ipynb #n005
 def train(model:str='concise', # 'concise' (nn.Sequential) or 'scratch' (hand-written parameters)
-          recipe:str='seed', # 'seed': the notes' recipe (SGD lr 0.1, batch 256); 'best': normalized inputs, Kaiming init, Nesterov SGD (lr 0.1, one-cycle schedule, weight decay 5e-4), label smoothing 0.1, batch 128
+          recipe:str='seed', # a recipe file (.json, as `mlp-nbdev tune` writes), or 'seed': the notes' recipe (SGD lr 0.1, batch 256); 'best': normalized inputs, Kaiming init, Nesterov SGD (lr 0.1, one-cycle schedule, weight decay 5e-4), label smoothing 0.1, batch 128
           epochs:int|None=None, # passes over the training data (default: 10; with --resume, the run's own; more continues it further)
           lr:float|None=None, # learning rate (default: the recipe's, 0.1 for both)
           batch_size:int|None=None, # samples per batch (default: the recipe's, 256 for seed, 128 for best)
@@ -94,7 +103,7 @@ def train(model:str='concise', # 'concise' (nn.Sequential) or 'scratch' (hand-wr
         raise UsageError("--tensorboard needs the tensorboard package: pip install 'mlp_nbdev[tensorboard]' (or tensorboard).")
     if resume is not None: return _resume(Path(resume), epochs, dev, data, echo)
     out = Path(out) if out is not None else Path('runs')/datetime.now().strftime('%Y%m%d-%H%M%S')
-    r = get_recipe(recipe, **{k: v for k, v in dict(lr=lr, batch_size=batch_size).items() if v is not None})
+    r = _recipe(recipe, **{k: v for k, v in dict(lr=lr, batch_size=batch_size).items() if v is not None})
     _check_limits(r, hidden, dev)
     config = dict(model=model, recipe=recipe, num_hiddens=hidden, epochs=epochs or 10, seed=seed, amp=amp,
                   tensorboard=tensorboard, **r)
@@ -206,7 +215,7 @@ def find_lr(model:str='concise', # the model (the option's help is `train`'s)
     if not start_lr < end_lr: raise UsageError(f"--start-lr {start_lr:g} must be below --end-lr {end_lr:g}.")
     plot = Path(plot) if plot is not None else Path('runs')/f"lr-find-{datetime.now().strftime('%Y%m%d-%H%M%S')}.png"
     if plot.suffix.lower() != '.png': raise UsageError(f"--plot {plot}: the curve is a PNG; pass a file name ending in .png.")
-    r = get_recipe(recipe, **({} if batch_size is None else dict(batch_size=batch_size)), schedule=None)
+    r = _recipe(recipe, **({} if batch_size is None else dict(batch_size=batch_size)), schedule=None)
     _check_limits(r, hidden, dev)
     train_iter, _ = load_data_fashion_mnist(r['batch_size'], root=get_fashion_mnist(data), device=dev, seed=seed)
     torch.manual_seed(seed)
@@ -246,17 +255,20 @@ def _existing_dir(s:str)->Path:
 # %% ../nbs/12_cli.ipynb #n009
 _TYPES = dict(epochs=_positive_int, lr=_positive_float, batch_size=_positive_int, hidden=_positive_int, seed=_seed,
               data=_existing_dir, out=Path, checkpoint=Path, confusion=Path, resume=Path, threads=_positive_int,
-              start_lr=_positive_float, end_lr=_positive_float, num_iter=_positive_int, plot=Path)
-_CHOICES = dict(model=['concise', 'scratch'], recipe=sorted(RECIPES), amp=['auto', 'bf16'])
-COMMANDS = {'train': train, 'evaluate': evaluate, 'data': find_data, 'lr-find': find_lr}  # subcommand -> its function
+              start_lr=_positive_float, end_lr=_positive_float, num_iter=_positive_int, plot=Path,
+              trials=_positive_int, heartbeat=_positive_int, train_size=_positive_int, valid=_positive_int, recipe_out=Path)
+_CHOICES = dict(model=['concise', 'scratch'], amp=['auto', 'bf16'], pruner=['median', 'none'])
+COMMANDS = {'train': train, 'evaluate': evaluate, 'data': find_data, 'lr-find': find_lr,
+            'tune': tune_command}  # subcommand -> its function
 
 # %% ../nbs/12_cli.ipynb #n010
 def _add_options(parser:argparse.ArgumentParser, command, shared=train):
-    "One option per parameter of `command` (but `echo`); its help is `shared`'s docment of the same name, else its own."
+    "One option per parameter of `command` (but `echo`): its help is its docment, or `shared`'s where it says so."
     own, common = docments(command, full=True, returns=False), docments(shared, returns=False)
     for name, d in own.items():
         if name == 'echo': continue
-        kw = dict(type=_TYPES.get(name), choices=_CHOICES.get(name), help=common.get(name) or d.docment)
+        shared_help = "the option's help is `train`'s" in (d.docment or '')  # written once, on `train`
+        kw = dict(type=_TYPES.get(name), choices=_CHOICES.get(name), help=common[name] if shared_help else d.docment)
         if d.default is inspect.Parameter.empty: parser.add_argument(name, **kw); continue
         if isinstance(d.default, bool):  # a switch: `--tensorboard` turns it on
             parser.add_argument('--' + name.replace('_', '-'), action='store_true', help=kw['help']); continue
@@ -295,12 +307,13 @@ def main(argv:list[str]|None=None, # arguments after the program name; `None`: `
         with warnings.catch_warnings():  # a library warning is one line too, e.g. --amp bf16 where it is slower
             warnings.showwarning = warn
             result = COMMANDS[command](**args)
-    except (UsageError, RunDirError) as e: err(e); return 2
+    except (UsageError, RunDirError, TuneUsageError) as e: err(e); return 2
     except BrokenPipeError:  # `mlp-nbdev evaluate ... | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); return 141  # as SIGPIPE would
     except (DataError, CheckpointError, DivergenceError, OSError) as e: err(e); return 1  # `WriteError` is an `OSError`
     except KeyboardInterrupt as e:
-        err(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'} before the first epoch completed; no epoch was saved.")
+        what = 'terminated' if isinstance(e, Terminated) else 'interrupted'
+        err(f"{what} before the first epoch completed; no epoch was saved." if command == 'train' else f"{what}.")
         return 143 if isinstance(e, Terminated) else 130
     finally: signal.signal(signal.SIGTERM, on_term)
     if isinstance(result, dict) and result.get('interrupted'): return 143 if stopped else 130

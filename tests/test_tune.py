@@ -8,28 +8,11 @@ optuna = pytest.importorskip('optuna', reason="the tune extra is not installed: 
 from mlp_nbdev.tune import open_study, study_setup  # noqa: E402 (after the skip: it needs optuna)
 
 EXE = Path(sys.executable).parent/'mlp-nbdev'
-# `mlp-nbdev tune` when the CLI has the command; else the same registration (a COMMANDS entry, the option types, exit
-# status 2 for TuneUsageError, as main() prints its errors) done by hand in the child process
-SHIM = """
-import sys
-from pathlib import Path
-from mlp_nbdev import cli
-from mlp_nbdev.tune import tune_command, TuneUsageError
-if 'tune' not in cli.COMMANDS:
-    cli.COMMANDS['tune'] = tune_command
-    cli._TYPES.update(trials=cli._positive_int, heartbeat=cli._positive_int, train_size=cli._positive_int,
-                      valid=cli._positive_int, recipe_out=Path)
-try: sys.exit(cli.main(sys.argv[1:]))
-except TuneUsageError as e: print(f"mlp-nbdev tune: error: {e}", file=sys.stderr); sys.exit(2)
-"""
 N, GRACE = 4, 3  # trials of a study; seconds without a heartbeat before a trial is stale (3 heartbeats of 1 s)
 SMALL = ['--epochs', 1, '--hidden', 16, '--train-size', 1000, '--valid', 2000, '--heartbeat', 1, '--threads', 1]
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1'}
 
-def tune_cmd(*args):
-    from mlp_nbdev import cli
-    head = [str(EXE)] if 'tune' in cli.COMMANDS else [sys.executable, '-c', SHIM]
-    return head + ['tune', *map(str, args)]
+def tune_cmd(*args): return [str(EXE), 'tune', *map(str, args)]
 
 def run(cwd, *args): return subprocess.run(tune_cmd(*args), capture_output=True, text=True, timeout=600, cwd=cwd, env=ENV)
 def start(cwd, *args): return subprocess.Popen(tune_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
