@@ -59,7 +59,8 @@ _OPT_STATE = dict(sgd=1, nesterov=1, adamw=2)  # tensors of optimizer state per 
 def _available_memory(dev:torch.device)->int|None:
     "Bytes free for tensors on `dev`: CUDA's own count, else the system's `MemAvailable`; `None` when unknown."
     if dev.type == 'cuda': return torch.cuda.mem_get_info(dev)[0]
-    try: return next(int(l.split()[1]) * 1024 for l in open('/proc/meminfo') if l.startswith('MemAvailable:'))
+    try:
+        with open('/proc/meminfo') as f: return next(int(l.split()[1]) * 1024 for l in f if l.startswith('MemAvailable:'))
     except (OSError, StopIteration, ValueError): return None
 
 # %% ../nbs/12_cli.ipynb #n004b

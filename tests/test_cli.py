@@ -17,7 +17,7 @@ def run_dir(tmp_path_factory):
 
 def test_train_writes_all_outputs(run_dir):
     out, r = run_dir
-    assert sorted(p.name for p in out.iterdir()) == ['curves.png', 'metrics.json', 'model.pt', 'predictions.png']
+    assert sorted(p.name for p in out.iterdir()) == ['curves.png', 'metrics.csv', 'metrics.json', 'model.pt', 'predictions.png']
     m = json.loads((out/'metrics.json').read_text())
     assert m['config']['model'] == 'concise' and m['config']['recipe'] == 'seed' and m['config']['lr'] == 0.1
     assert len(m['history']) == 1 and set(m['final']) >= {'train_loss', 'train_acc', 'test_acc'}
