@@ -166,8 +166,13 @@ def open_storage(url:str=DEFAULT_STORAGE, # a database URL: sqlite:///FILE, post
 # %% ../nbs/08b_tune.ipynb #t027
 _COUNTED = ('COMPLETE', 'PRUNED', 'RUNNING', 'WAITING')  # a study's trials, done or on their way; failed ones are not
 
-def study_setup(epochs:int=10, hidden:int=256, valid:int=10000, train_size:int|None=None, seed:int=0,
-                space:Mapping=SEARCH_SPACE, base:str|Mapping=BASE_RECIPE,
+def study_setup(epochs:int=10, # epochs per trial
+                hidden:int=256, # hidden units
+                valid:int=10000, # training images held out to score the trials
+                train_size:int|None=None, # train on the first N of the rest only; `None`: all
+                seed:int=0, # seed of every trial's initial weights and shuffle
+                space:Mapping=SEARCH_SPACE, # the search space (see `SEARCH_SPACE`)
+                base:str|Mapping=BASE_RECIPE, # the recipe the trials' parameters change
                )->dict: # JSON-ready: what a study's trials must share to be comparable
     "The settings a study is created with (see `make_objective` for each), as they are stored in it."
     base = dict(get_recipe(base)) if not isinstance(base, str) else base
