@@ -4,12 +4,14 @@
 
 # %% ../nbs/10_experiments.ipynb #c003
 from __future__ import annotations
+import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 from .display import axes_or_new
 from .loop import DivergenceError, History
+from .train import NotLearningWarning
 from .recipes import RECIPES, get_recipe, run_recipe, seed_all
 
 # %% auto #0
@@ -18,11 +20,12 @@ __all__ = ['Run', 'train_one', 'sweep', 'plot_runs', 'runs_table']
 # %% ../nbs/10_experiments.ipynb #c015
 @dataclass
 class Run:
-    "One run of a sweep: the value tried, the trained net, its history, and the `DivergenceError` if it diverged."
+    "One run of a sweep: the value tried, the trained net, its history, the `DivergenceError` and the warnings."
     value: object # the value tried (an activation name, a width, a learning rate, ...)
     net: nn.Module # the network, as training left it
     history: History # one record per complete epoch
     error: DivergenceError|None = None # why training stopped early; `None`: it ran every epoch
+    warnings: list[str] = field(default_factory=list) # the `NotLearningWarning` messages of the run
     @property
     def diverged(self)->bool: return self.error is not None
     @property
@@ -48,14 +51,20 @@ def sweep(values:Iterable, # the values to try
           train_kwargs:Callable[[object], dict]|None=None, # `train_kwargs(value)`: `train_one` arguments that vary
           **kwargs, # `train_one` arguments for every run: `num_epochs`, `lr`, ...
          )->list[Run]:
-    "Train one fresh network per value, same seed and same batches; a diverging run is kept with its error."
+    "Train one fresh network per value, same seed and same batches; a run keeps its error and its warnings."
     runs = []
     for v in values:
         seed_all(seed, data[0])  # the same initial weights and the same shuffles for every run
         net = build(v)
         kw = {**kwargs, **(train_kwargs(v) if train_kwargs else {})}
-        try: runs.append(Run(v, net, train_one(net, data, **kw)))
-        except DivergenceError as e: runs.append(Run(v, net, e.history, e))
+        with warnings.catch_warnings(record=True) as caught:  # kept with the run that raised them
+            warnings.simplefilter('always', NotLearningWarning)
+            try: run = Run(v, net, train_one(net, data, **kw))
+            except DivergenceError as e: run = Run(v, net, e.history, e)
+        run.warnings = [str(w.message) for w in caught if issubclass(w.category, NotLearningWarning)]
+        for w in caught:  # any other warning goes on to the caller as it was
+            if not issubclass(w.category, NotLearningWarning): warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        runs.append(run)
     return runs
 
 # %% ../nbs/10_experiments.ipynb #c021
@@ -82,13 +91,14 @@ def runs_table(runs:Sequence[Run], # what `sweep` returned
                name:str='value', # header of the first column
                label:Callable[[object], str]=str, # how to write a value
               )->str: # a markdown table
-    "Final and best test accuracy, seconds per epoch, and what happened, one row per run."
+    "Final and best test accuracy, seconds per epoch, and what happened (a `NotLearningWarning` too), one row per run."
     out = [f'| {name} | final test accuracy | best test accuracy | seconds per epoch | result |', '|---|---|---|---|---|']
     for r in runs:
         h = r.history
         best = f'{max(h.test_acc):.4f}' if len(h) else '-'
         secs = f'{sum(h.seconds) / len(h):.2f}' if len(h) else '-'
         res = f'diverged in epoch {r.error.epoch}, batch {r.error.batch}' if r.diverged else f'{len(h)} epochs'
+        if r.warnings: res += ', NotLearningWarning'
         final = '-' if r.diverged else f'{r.final_acc:.4f}'
         out.append(f'| {label(r.value)} | {final} | {best} | {secs} | {res} |')
     return '\n'.join(out)

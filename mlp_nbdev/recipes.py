@@ -5,7 +5,7 @@
 # %% ../nbs/08_recipes.ipynb #n002
 from __future__ import annotations
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 import torch
 from torch import nn
@@ -19,9 +19,10 @@ __all__ = ['RECIPES', 'get_recipe', 'make_trainer', 'seed_all', 'run_recipe', 'a
 # %% ../nbs/08_recipes.ipynb #n005
 RECIPES = MappingProxyType({  # name -> recipe; read-only, so no chapter can change one for another
     'seed': MappingProxyType(dict(batch_size=256, lr=0.1, optimizer='sgd', momentum=0., weight_decay=0., schedule=None,
-                                  init='normal', normalize=False, label_smoothing=0., dropout=0.)),
+                                  cycle_momentum=False, init='normal', normalize=False, label_smoothing=0., dropout=0.)),
     'best': MappingProxyType(dict(batch_size=128, lr=0.1, optimizer='nesterov', momentum=0.9, weight_decay=5e-4,
-                                  schedule='onecycle', init='kaiming', normalize=True, label_smoothing=0.1, dropout=0.)),
+                                  schedule='onecycle',
+                                  cycle_momentum=True, init='kaiming', normalize=True, label_smoothing=0.1, dropout=0.)),
 })
 
 # %% ../nbs/08_recipes.ipynb #n006
@@ -64,7 +65,10 @@ def make_trainer(net:nn.Module, # the model to optimize
     if r['schedule'] is None: return loss, opt, None
     if r['schedule'] != 'onecycle': raise ValueError(f"schedule must be None or 'onecycle', got {r['schedule']!r}.")
     if not total_steps: raise ValueError("schedule='onecycle' needs total_steps (epochs x batches per epoch).")
-    return loss, opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=r['lr'], total_steps=total_steps, pct_start=pct_start)
+    # PyTorch's OneCycleLR also cycles momentum (0.95 -> 0.85 -> 0.95, opposite to the learning rate; Adam's beta1
+    # likewise) unless told not to, and on plain SGD it would add momentum the recipe never asked for
+    return loss, opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=r['lr'], total_steps=total_steps, pct_start=pct_start,
+                                                          cycle_momentum=bool(r['cycle_momentum']))
 
 # %% ../nbs/08_recipes.ipynb #n013
 def seed_all(seed:int, # the seed
@@ -98,21 +102,34 @@ def run_recipe(recipe:str|Mapping='seed', # a name in `RECIPES`, or a recipe (se
 # %% ../nbs/08_recipes.ipynb #n020
 def ablation_rows(base:str|Mapping, # the recipe the changes apply to
                   changes:dict, # row name -> the recipe keys it changes
+                  seeds:Sequence[int]=(0,), # one run per seed for every row
                   **kwargs, # passed to `run_recipe`
-                 )->list[dict]: # one row per change: name, the change, final test accuracy, seconds
-    "Train `base` and each of its variants in `changes`; the final test accuracy of each."
+                 )->list[dict]: # one row per change: name, change, final test accuracy per seed (`accs`), mean, seconds
+    "Train `base` and each of its variants in `changes` from each seed; the final test accuracies and their mean."
     rows = []
     for name, change in {'(recipe as is)': {}, **changes}.items():
-        _, h = run_recipe(get_recipe(base, **change), draw=False, verbose=False, **kwargs)
-        rows.append(dict(name=name, change=change, test_acc=h.test_acc[-1], seconds=sum(h.seconds)))
+        hs = [run_recipe(get_recipe(base, **change), seed=s, draw=False, verbose=False, **kwargs)[1] for s in seeds]
+        accs = [h.test_acc[-1] for h in hs]
+        rows.append(dict(name=name, change=change, accs=accs, test_acc=sum(accs) / len(accs),
+                         seconds=sum(sum(h.seconds) for h in hs)))
     return rows
 
 # %% ../nbs/08_recipes.ipynb #c042
 def rows_to_markdown(rows:list[dict], # from `ablation_rows`
                      baseline:float|None=None, # accuracy the differences are taken from; `None`: the first row's
+                     seeds:Sequence[int]|None=None, # the seeds of rows with several runs, for the header
                     )->str:
-    "A markdown table of `ablation_rows`, with each row's difference from `baseline` (default: the first row)."
+    "A markdown table of `ablation_rows`, each row's difference from `baseline` (default: the first row); per seed too."
     baseline = rows[0]['test_acc'] if baseline is None else baseline
-    out = ['| change | test accuracy | vs. first row |', '|---|---|---|']
-    for r in rows: out.append(f"| {r['name']} | {r['test_acc']:.4f} | {100*(r['test_acc']-baseline):+.2f} pts |")
+    if len(rows[0].get('accs', ())) < 2:
+        out = ['| change | test accuracy | vs. first row |', '|---|---|---|']
+        for r in rows: out.append(f"| {r['name']} | {r['test_acc']:.4f} | {100*(r['test_acc']-baseline):+.2f} pts |")
+        return '\n'.join(out)
+    seeds = range(len(rows[0]['accs'])) if seeds is None else seeds
+    out = ['| change | ' + ' | '.join(f'seed {s}' for s in seeds) + ' | mean | vs. first row: mean (per seed) |',
+           '|---|' + '---|' * len(seeds) + '---|---|']
+    for r in rows:
+        d = [100 * (a - b) for a, b in zip(r['accs'], rows[0]['accs'])]  # each seed against the first row's same seed
+        out.append(f"| {r['name']} | " + ' | '.join(f'{a:.4f}' for a in r['accs']) + f" | {r['test_acc']:.4f} | "
+                   f"{100*(r['test_acc']-baseline):+.2f} pts ({min(d):+.2f} to {max(d):+.2f}) |")
     return '\n'.join(out)
