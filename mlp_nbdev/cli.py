@@ -154,7 +154,8 @@ def _resume(out:Path, epochs:int|None, dev, data, echo)->dict:
     with lock_run_dir(out):  # no other run writes this folder meanwhile
         _, ckpt = load_checkpoint(out/'model.pt')
         config = dict(ckpt['config'])
-        r = get_recipe({k: config[k] for k in RECIPES['seed']})
+        old = {'cycle_momentum': config.get('schedule') == 'onecycle'}  # runs saved before the key: one-cycle cycled it
+        r = get_recipe({**old, **{k: config[k] for k in RECIPES['seed'] if k in config}})
         planned, epochs = config['epochs'], epochs or config['epochs']
         if r['schedule'] == 'onecycle' and epochs != planned:
             raise UsageError(f"--epochs {epochs}: the run's one-cycle schedule was planned for {planned} epochs; "
