@@ -28,7 +28,10 @@ class TuneUsageError(ValueError):
 
 def _optuna():
     "Optuna, imported on first use (the `tune` extra), its own log lines kept to errors."
-    try: import optuna
+    try:
+        with warnings.catch_warnings():  # optuna imports tqdm.auto, which warns in Jupyter without ipywidgets
+            warnings.filterwarnings('ignore', message='IProgress not found')
+            import optuna
     except ImportError as e:
         raise TuneUsageError(f"the search needs Optuna, which is not installed ({e}); install the extra: "
                              f"{EXTRA}") from None
