@@ -128,8 +128,8 @@ class CheckpointCB(Callback):
                  config:dict, # how to rebuild the net: `model`, `num_hiddens`, recipe keys, ...
                 ): self.path, self.config, self.saved = Path(path), config, 0
     def _save(self, learn, epoch:int):
-        opt = getattr(learn, 'opt', getattr(learn, 'updater', None))
-        save_checkpoint(self.path, learn.net, self.config, epoch, opt=opt if isinstance(opt, torch.optim.Optimizer) else None,
+        opt = learn.opt if isinstance(learn.opt, torch.optim.Optimizer) else None  # d2l's `updater` has no state
+        save_checkpoint(self.path, learn.net, self.config, epoch, opt=opt,
                         scheduler=_scheduler(learn), train_iter=learn.train_iter, history=learn.history)
         self.saved = epoch
     def after_epoch(self, learn): self._save(learn, learn.epoch)
