@@ -22,7 +22,7 @@ def confusion_matrix(net:nn.Module, # a classifier
                      data_iter:Iterable, # batches `(X, y)`
                      num_classes:int=10, # classes
                      device=None, # `None`: where `net`'s parameters are
-                    )->Tensor: # `(num_classes, num_classes)` counts (CPU): row true, column predicted
+                    )->Tensor: # (classes, classes) counts on the CPU: row true, column predicted
     "Count predictions by (true class, predicted class), over one `inference` pass."
     cm = torch.zeros(num_classes * num_classes, dtype=torch.int64)
     for X, y, y_hat in inference(net, data_iter, device):
