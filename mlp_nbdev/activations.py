@@ -21,28 +21,32 @@ __all__ = ['ACTIVATIONS', 'grad_of', 'plot_activation', 'relu_scratch', 'activat
 def _check_points(x, name='x'):
     "Raise a clear error unless `x` is a floating-point tensor autograd can differentiate."
     if not isinstance(x, Tensor):
-        raise TypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}; "
-                        f"e.g. `torch.linspace(-8, 8, 1601)` or `torch.tensor(values, dtype=torch.float32)`.")
+        raise TypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}; e.g. "
+                        f"`torch.linspace(-8, 8, 1601)` or "
+                        f"`torch.tensor(values, dtype=torch.float32)`.")
     if not x.is_floating_point():
-        raise ValueError(f"`{name}` must be a floating-point tensor to be differentiated, got dtype {x.dtype}; "
-                         f"pass `{name}.float()`.")
+        raise ValueError(f"`{name}` must be a floating-point tensor to be differentiated, "
+                         f"got dtype {x.dtype}; pass `{name}.float()`.")
 
 # %% ../nbs/03_activations.ipynb #c015
 def grad_of(f:Callable[[Tensor], Tensor], # elementwise function, Tensor -> Tensor of the same shape
             x:Tensor, # floating-point points at which to differentiate; not modified
            )->Tensor: # f'(x) at each point of `x`, same shape, with no graph attached
-    "Derivative of the elementwise function `f` at each point of `x`, by autograd on a fresh leaf tensor."
-    if not callable(f): raise TypeError(f"`f` must be a function Tensor -> Tensor, got {type(f).__name__}.")
+    "Derivative of the elementwise `f` at each point of `x`, by autograd on a fresh leaf tensor."
+    if not callable(f):
+        raise TypeError(f"`f` must be a function Tensor -> Tensor, got {type(f).__name__}.")
     _check_points(x)
     with torch.enable_grad():                    # works inside `torch.no_grad()` too
         leaf = x.detach().requires_grad_()      # a new leaf: no shared `.grad`, no graph to retain
         y = f(leaf)
         if not isinstance(y, Tensor) or y.shape != x.shape:
-            raise ValueError(f"`f` must be elementwise, returning a tensor of shape {tuple(x.shape)}; "
+            raise ValueError(f"`f` must be elementwise, returning a tensor of shape "
+                             f"{tuple(x.shape)}; "
                              f"got {type(y).__name__} of shape {tuple(getattr(y, 'shape', ()))}.")
         if not y.requires_grad:
             raise ValueError("`f`'s output does not depend on its input through autograd; "
-                             "use torch operations on the input, without `.detach()`, `.numpy()` or `.item()`.")
+                             "use torch operations on the input, "
+                             "without `.detach()`, `.numpy()` or `.item()`.")
         return torch.autograd.grad(y.sum(), leaf)[0]
 
 # %% ../nbs/03_activations.ipynb #c022
@@ -60,12 +64,13 @@ def _default_x():
 def plot_activation(f:Callable[[Tensor], Tensor], # elementwise function, Tensor -> Tensor
                     x:Tensor|None=None, # points to draw at; `None`: 1601 points over [-8, 8]
                     ax=None, # matplotlib `Axes` to draw on; `None`: a new figure
-                    what:str='f', # 'f': the function, 'grad': its derivative by autograd, 'both': both
+                    what:str='f', # 'f': the function, 'grad': its derivative, 'both': both
                     name:str|None=None, # name for the y label, e.g. 'relu'; `None`: `f.__name__`
                     **kwargs, # passed to `ax.plot`, e.g. `color`, `lw`
                    ): # `ax`, drawn on and labelled
     "Draw `f`, its derivative, or both over `x` on `ax`, label the axes, and return `ax`."
-    if what not in ('f', 'grad', 'both'): raise ValueError(f"`what` must be 'f', 'grad' or 'both', got {what!r}.")
+    if what not in ('f', 'grad', 'both'):
+        raise ValueError(f"`what` must be 'f', 'grad' or 'both', got {what!r}.")
     x = _default_x() if x is None else x
     _check_points(x)
     name = name or _name(f)
@@ -85,7 +90,8 @@ def plot_activation(f:Callable[[Tensor], Tensor], # elementwise function, Tensor
     return ax
 
 # %% ../nbs/03_activations.ipynb #c030
-ACTIVATIONS = MappingProxyType({  # name -> elementwise function; read-only, so no chapter can change it for another
+# name -> elementwise function; read-only, so no chapter can change it for another
+ACTIVATIONS = MappingProxyType({
     'relu': torch.relu,
     'sigmoid': torch.sigmoid,
     'tanh': torch.tanh,
@@ -99,12 +105,13 @@ ACTIVATIONS = MappingProxyType({  # name -> elementwise function; read-only, so 
 # %% ../nbs/03_activations.ipynb #c043
 def relu_scratch(X:Tensor, # any tensor, e.g. the hidden pre-activations `X @ W1 + b1`
                 )->Tensor: # max(X, 0) elementwise
-    "ReLU from scratch, `torch.max(X, zeros)` as the notes write it, with `torch.relu`'s derivative 0 at 0."
+    "ReLU from scratch, `torch.max(X, zeros)` as the notes write it, with derivative 0 at 0."
     zeros = torch.zeros_like(X)
-    return torch.max(X, zeros) * (X > 0)  # the mask changes no value; it turns the gradient 0.5 at X == 0 into 0
+    # the mask changes no value; it turns the gradient 0.5 at X == 0 into 0
+    return torch.max(X, zeros) * (X > 0)
 
 # %% ../nbs/03_activations.ipynb #c086
-def activation_gallery(acts:Mapping[str, Callable]|None=None, # name -> elementwise function; `None`: `ACTIVATIONS`
+def activation_gallery(acts:Mapping[str, Callable]|None=None, # name -> function; `None`: all
                        x:Tensor|None=None, # points to draw at; `None`: 1601 points over [-8, 8]
                        ncols:int=4, # activations per row of the grid
                        panel:tuple=(3., 2.), # (width, height) of one panel, in inches
@@ -112,16 +119,19 @@ def activation_gallery(acts:Mapping[str, Callable]|None=None, # name -> elementw
     "All `acts` in one figure grid, each function drawn above its derivative."
     import matplotlib.pyplot as plt  # here, not at import: computing needs no matplotlib
     acts = ACTIVATIONS if acts is None else acts
-    if not acts: raise ValueError("`acts` is empty: pass a dict of name -> function, or `None` for `ACTIVATIONS`.")
+    if not acts:
+        raise ValueError("`acts` is empty: pass a dict of name -> function, "
+                         "or `None` for `ACTIVATIONS`.")
     if ncols < 1: raise ValueError(f"`ncols` must be at least 1, got {ncols}.")
     names = list(acts)
     ncols = min(ncols, len(names))
     nrows = math.ceil(len(names) / ncols)
-    fig, axs = plt.subplots(2*nrows, ncols, figsize=(panel[0]*ncols, panel[1]*2*nrows), squeeze=False,
-                            layout='constrained')
+    fig, axs = plt.subplots(2*nrows, ncols, figsize=(panel[0]*ncols, panel[1]*2*nrows),
+                            squeeze=False, layout='constrained')
     for i, name in enumerate(names):
         r, c = divmod(i, ncols)
         plot_activation(acts[name], x, ax=axs[2*r, c], name=name)
         plot_activation(acts[name], x, ax=axs[2*r+1, c], name=name, what='grad')
-    for ax in axs[-2:, len(names) - (nrows-1)*ncols:].flat: ax.set_axis_off()   # empty panels of the last row
+    for ax in axs[-2:, len(names) - (nrows-1)*ncols:].flat:   # the empty panels of the last row
+        ax.set_axis_off()
     return fig, axs

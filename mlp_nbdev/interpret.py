@@ -22,11 +22,12 @@ def confusion_matrix(net:nn.Module, # a classifier
                      data_iter:Iterable, # batches `(X, y)`
                      num_classes:int=10, # classes
                      device=None, # `None`: where `net`'s parameters are
-                    )->Tensor: # `(num_classes, num_classes)` counts on the CPU: row = true class, column = predicted
+                    )->Tensor: # (classes, classes) counts on the CPU: row true, column predicted
     "Count predictions by (true class, predicted class), over one `inference` pass."
     cm = torch.zeros(num_classes * num_classes, dtype=torch.int64)
     for X, y, y_hat in inference(net, data_iter, device):
-        cm = cm.to(y.device) + torch.bincount(y * num_classes + y_hat.argmax(1), minlength=num_classes**2)
+        cell = y * num_classes + y_hat.argmax(1)      # (true, predicted) as one index, row by row
+        cm = cm.to(y.device) + torch.bincount(cell, minlength=num_classes**2)
     return cm.reshape(num_classes, num_classes).cpu()
 
 # %% ../nbs/09_interpret.ipynb #c016
@@ -35,19 +36,21 @@ def per_class_table(cm:torch.Tensor, # a confusion matrix from `confusion_matrix
                    )->str: # a text table: class, correct, total, accuracy
     "A per-class accuracy table from a confusion matrix, ready to print."
     lines = [f"{'class':<12}{'correct':>8}{'total':>8}{'accuracy':>10}"]
-    for name, row, ok in zip(labels, cm, cm.diagonal()):
-        lines.append(f"{name:<12}{int(ok):>8}{int(row.sum()):>8}{float(ok) / max(int(row.sum()), 1):>10.4f}")
-    lines.append(f"{'all':<12}{int(cm.trace()):>8}{int(cm.sum()):>8}{float(cm.trace()) / max(int(cm.sum()), 1):>10.4f}")
+    rows = [(name, int(ok), int(row.sum())) for name, row, ok in zip(labels, cm, cm.diagonal())]
+    rows.append(('all', int(cm.trace()), int(cm.sum())))
+    for name, ok, total in rows:
+        lines.append(f"{name:<12}{ok:>8}{total:>8}{ok / max(total, 1):>10.4f}")
     return '\n'.join(lines)
 
 # %% ../nbs/09_interpret.ipynb #c018
-_WHITE_TEXT_ABOVE = 0.5  # a cell's share of its row above which its blue is dark enough for white text
+# a cell's share of its row above which its blue is dark enough for white text
+_WHITE_TEXT_ABOVE = 0.5
 
 def plot_confusion(cm:torch.Tensor, # counts, row = true class
                    labels=TEXT_LABELS, # class names
                    ax=None, # matplotlib axes; `None`: a new figure
                   ):
-    "Draw a confusion matrix as row-normalized colours with the counts written in; returns the axes."
+    "Draw a confusion matrix as row-normalized colours, the counts written in; returns the axes."
     ax = axes_or_new(ax, (7, 6))
     frac = cm.float() / cm.sum(1, keepdim=True).clamp(min=1)
     im = ax.imshow(frac.numpy(), cmap='Blues', vmin=0, vmax=1)
@@ -57,7 +60,8 @@ def plot_confusion(cm:torch.Tensor, # counts, row = true class
     for i in range(n):
         for j in range(n):
             dark = frac[i, j] > _WHITE_TEXT_ABOVE
-            ax.text(j, i, int(cm[i, j]), ha='center', va='center', fontsize=7, color='white' if dark else 'black')
+            ax.text(j, i, int(cm[i, j]), ha='center', va='center', fontsize=7,
+                    color='white' if dark else 'black')
     ax.figure.colorbar(im, ax=ax, label='share of the true class')
     return ax
 
@@ -69,29 +73,34 @@ def most_confused(cm:Tensor, # confusion matrix, row = true class, column = pred
                  )->list[tuple[str, str, int]]: # `(true, predicted, count)`, largest first
     "The `k` most frequent mistakes in a confusion matrix."
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(labels):
-        raise ValueError(f"cm must be a square matrix with one row per label ({len(labels)}), got shape {tuple(cm.shape)}.")
+        raise ValueError(f"cm must be a square matrix with one row per label ({len(labels)}), "
+                         f"got shape {tuple(cm.shape)}.")
     off = cm.clone().long().fill_diagonal_(0)
     if symmetric: off = (off + off.T).triu()
     counts, idx = off.flatten().topk(min(k, off.numel()))
     n = cm.shape[0]
-    return [(labels[i // n], labels[i % n], c) for c, i in zip(counts.tolist(), idx.tolist()) if c > 0]
+    pairs = zip(counts.tolist(), idx.tolist())
+    return [(labels[i // n], labels[i % n], c) for c, i in pairs if c > 0]
 
 # %% ../nbs/09_interpret.ipynb #n014
 def highest_loss(net:nn.Module, # a classifier
                  data_iter:Iterable, # batches `(X, y)`
                  k:int=10, # how many images
                  device=None, # `None`: where `net`'s parameters are
-                )->dict: # `loss`, `X`, `y`, `pred` of the `k` images (on the CPU), highest loss first
-    "The `k` samples of `data_iter` with the highest cross-entropy loss under `net`, over one `inference` pass."
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1: raise ValueError(f"k must be a positive int, got {k!r}.")
+                )->dict: # `loss`, `X`, `y`, `pred` of the `k` images (CPU), highest loss first
+    "The `k` samples of `data_iter` with the highest cross-entropy loss, over one `inference` pass."
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}.")
     top = None
     for X, y, y_hat in inference(net, data_iter, device):
-        cand = dict(loss=F.cross_entropy(y_hat, y, reduction='none'), X=X, y=y, pred=y_hat.argmax(1))
+        loss = F.cross_entropy(y_hat, y, reduction='none')
+        cand = dict(loss=loss, X=X, y=y, pred=y_hat.argmax(1))
         if top is not None: cand = {key: torch.cat([top[key], v]) for key, v in cand.items()}
         idx = cand['loss'].topk(min(k, len(cand['loss']))).indices
         top = {key: v[idx] for key, v in cand.items()}
     if top is None: raise ValueError("data_iter yielded no batches.")
-    return {key: v.to('cpu', copy=True) for key, v in top.items()}  # a copy: normal tensors, not inference ones
+    # a copy: normal tensors, not inference ones
+    return {key: v.to('cpu', copy=True) for key, v in top.items()}
 
 # %% ../nbs/09_interpret.ipynb #c059
 def show_highest_loss(hl:dict, # what `highest_loss` returned
@@ -99,9 +108,10 @@ def show_highest_loss(hl:dict, # what `highest_loss` returned
                       labels:Sequence[str]=TEXT_LABELS, # class names
                       scale:float=1.6, # inches per image
                      ): # the axes
-    "A gallery of `highest_loss`'s images, each titled with its true class, the prediction and the loss."
+    "A gallery of `highest_loss`'s images, titled with true class, prediction and loss."
     n = len(hl['loss'])
-    titles = [f"{labels[t]}\nas {labels[p]}\nloss {l:.1f}" for t, p, l in zip(hl['y'].tolist(), hl['pred'].tolist(), hl['loss'].tolist())]
+    rows = zip(hl['y'].tolist(), hl['pred'].tolist(), hl['loss'].tolist())
+    titles = [f"{labels[t]}\nas {labels[p]}\nloss {l:.1f}" for t, p, l in rows]
     axes = show_images(hl['X'], math.ceil(n / ncols), min(ncols, n), titles=titles, scale=scale)
     for ax in axes: ax.title.set_fontsize(8)
     axes[0].figure.suptitle('true class / predicted class / loss, highest loss first')
@@ -120,7 +130,7 @@ def first_layer_weights(net:nn.Module, # any network with an `nn.Linear` layer
 def show_first_layer(net:nn.Module, # an MLP on 28x28 images
                      n:int=32, # how many hidden units
                      ncols:int=8, # units per row
-                     order:str='norm', # 'norm': the units with the largest weights first; 'index': units 0..n-1
+                     order:str='norm', # 'norm': largest weights first; 'index': units 0..n-1
                      scale:float=1.2, # inches per image
                      title:str|None=None, # figure title; `None`: a default one
                     ): # the axes, one per unit
@@ -128,11 +138,15 @@ def show_first_layer(net:nn.Module, # an MLP on 28x28 images
     import matplotlib.pyplot as plt
     W = first_layer_weights(net)
     side = math.isqrt(W.shape[1])
-    if side * side != W.shape[1]: raise ValueError(f"the first layer has {W.shape[1]} inputs, not a square image.")
-    if order not in ('norm', 'index'): raise ValueError(f"order must be 'norm' or 'index', got {order!r}.")
-    units = W.norm(dim=1).argsort(descending=True)[:n] if order == 'norm' else torch.arange(min(n, len(W)))
+    if side * side != W.shape[1]:
+        raise ValueError(f"the first layer has {W.shape[1]} inputs, not a square image.")
+    if order not in ('norm', 'index'):
+        raise ValueError(f"order must be 'norm' or 'index', got {order!r}.")
+    if order == 'norm': units = W.norm(dim=1).argsort(descending=True)[:n]
+    else: units = torch.arange(min(n, len(W)))
     nrows = math.ceil(len(units) / ncols)
-    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale + 0.4), squeeze=False, layout='constrained')
+    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale + 0.4),
+                            squeeze=False, layout='constrained')
     for ax in axs.flat: ax.set_axis_off()
     for ax, u in zip(axs.flat, units.tolist()):
         w = W[u].reshape(side, side)
