@@ -20,7 +20,7 @@ __all__ = ['Run', 'train_one', 'sweep', 'plot_runs', 'runs_table']
 # %% ../nbs/10_experiments.ipynb #c015
 @dataclass
 class Run:
-    "One run of a sweep: the value tried, the trained net, its history, the `DivergenceError` and the warnings."
+    "One run of a sweep: the value tried, the net, its history, its `DivergenceError` and warnings."
     value: object # the value tried (an activation name, a width, a learning rate, ...)
     net: nn.Module # the network, as training left it
     history: History # one record per complete epoch
@@ -29,29 +29,30 @@ class Run:
     @property
     def diverged(self)->bool: return self.error is not None
     @property
-    def final_acc(self)->float: return float('nan') if self.diverged or not len(self.history) else self.history.test_acc[-1]
+    def final_acc(self)->float:
+        return float('nan') if self.diverged or not len(self.history) else self.history.test_acc[-1]
 
 # %% ../nbs/10_experiments.ipynb #c016
 def train_one(net:nn.Module, # the model, trained in place
               data:tuple, # `(train_iter, test_iter)`
               num_epochs:int=10, # passes over the training data
               recipe:str|dict='seed', # the recipe the keys in `kwargs` change (see `get_recipe`)
-              **kwargs, # recipe keys (`lr`, `optimizer`, `weight_decay`, ...); the rest go to `train_ch3`
+              **kwargs, # recipe keys (`lr`, `optimizer`, ...); the rest go to `train_ch3`
              )->History:
-    "Train `net` on `data` quietly by `run_recipe`, with `recipe` changed by the recipe keys of `kwargs`."
+    "Train `net` on `data` quietly by `run_recipe`; `kwargs`' recipe keys change `recipe`."
     changes = {k: kwargs.pop(k) for k in list(kwargs) if k in RECIPES['seed']}
-    return run_recipe(get_recipe(recipe, **changes), num_epochs=num_epochs, seed=None, data=data, net=net,
-                      **{'draw': False, 'verbose': False, **kwargs})[1]
+    return run_recipe(get_recipe(recipe, **changes), num_epochs=num_epochs, seed=None, data=data,
+                      net=net, **{'draw': False, 'verbose': False, **kwargs})[1]
 
 # %% ../nbs/10_experiments.ipynb #c017
 def sweep(values:Iterable, # the values to try
           build:Callable[[object], nn.Module], # `build(value)`: a fresh network
           data:tuple, # `(train_iter, test_iter)`, shared by every run
           seed:int=0, # seeds each run's weights and, for `TensorBatches`, its order of batches
-          train_kwargs:Callable[[object], dict]|None=None, # `train_kwargs(value)`: `train_one` arguments that vary
+          train_kwargs:Callable[[object], dict]|None=None, # `train_kwargs(value)`: `train_one` args
           **kwargs, # `train_one` arguments for every run: `num_epochs`, `lr`, ...
          )->list[Run]:
-    "Train one fresh network per value, same seed and same batches; a run keeps its error and its warnings."
+    "Train a fresh network per value, same seed, same batches; a run keeps its error and warnings."
     runs = []
     for v in values:
         seed_all(seed, data[0])  # the same initial weights and the same shuffles for every run
@@ -61,9 +62,11 @@ def sweep(values:Iterable, # the values to try
             warnings.simplefilter('always', NotLearningWarning)
             try: run = Run(v, net, train_one(net, data, **kw))
             except DivergenceError as e: run = Run(v, net, e.history, e)
-        run.warnings = [str(w.message) for w in caught if issubclass(w.category, NotLearningWarning)]
+        run.warnings = [str(w.message) for w in caught
+                        if issubclass(w.category, NotLearningWarning)]
         for w in caught:  # any other warning goes on to the caller as it was
-            if not issubclass(w.category, NotLearningWarning): warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            if not issubclass(w.category, NotLearningWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         runs.append(run)
     return runs
 
@@ -73,14 +76,15 @@ def plot_runs(runs:Sequence[Run], # what `sweep` returned
               ax=None, # matplotlib axes; `None`: a new figure
               label:Callable[[object], str]=str, # legend text of a run's value
              ): # the axes
-    "One line per run of `key` against epoch; a diverged run ends in an x at the epoch it diverged in."
+    "One line per run of `key` against epoch; a diverged run ends in an x at the epoch it diverged."
     ax = axes_or_new(ax, (5, 3.2))
     for i, r in enumerate(runs):
         ys = r.history.column(key)
         line, = ax.plot(range(1, len(ys) + 1), ys, '.-', color=f'C{i}',
                         label=label(r.value) + (' (diverged)' if r.diverged else ''))
         if r.diverged:  # a cross at the epoch the loss blew up in, at the bottom of the axes
-            ax.plot([r.error.epoch], [0.03], 'x', color=line.get_color(), ms=9, mew=2, transform=ax.get_xaxis_transform())
+            ax.plot([r.error.epoch], [0.03], 'x', color=line.get_color(), ms=9, mew=2,
+                    transform=ax.get_xaxis_transform())
     ax.set(xlabel='epoch', ylabel=key.replace('_', ' '))
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(True, alpha=0.3); ax.legend(fontsize=8)
@@ -91,13 +95,15 @@ def runs_table(runs:Sequence[Run], # what `sweep` returned
                name:str='value', # header of the first column
                label:Callable[[object], str]=str, # how to write a value
               )->str: # a markdown table
-    "Final and best test accuracy, seconds per epoch, and what happened (a `NotLearningWarning` too), one row per run."
-    out = [f'| {name} | final test accuracy | best test accuracy | seconds per epoch | result |', '|---|---|---|---|---|']
+    "Final and best test accuracy, seconds per epoch and what happened (warnings too) per run."
+    out = [f'| {name} | final test accuracy | best test accuracy | seconds per epoch | result |',
+           '|---|---|---|---|---|']
     for r in runs:
         h = r.history
         best = f'{max(h.test_acc):.4f}' if len(h) else '-'
         secs = f'{sum(h.seconds) / len(h):.2f}' if len(h) else '-'
-        res = f'diverged in epoch {r.error.epoch}, batch {r.error.batch}' if r.diverged else f'{len(h)} epochs'
+        if r.diverged: res = f'diverged in epoch {r.error.epoch}, batch {r.error.batch}'
+        else: res = f'{len(h)} epochs'
         if r.warnings: res += ', NotLearningWarning'
         final = '-' if r.diverged else f'{r.final_acc:.4f}'
         out.append(f'| {label(r.value)} | {final} | {best} | {secs} | {res} |')

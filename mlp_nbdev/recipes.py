@@ -18,61 +18,71 @@ __all__ = ['RECIPES', 'get_recipe', 'make_trainer', 'seed_all', 'run_recipe', 'a
 
 # %% ../nbs/08_recipes.ipynb #n005
 RECIPES = MappingProxyType({  # name -> recipe; read-only, so no chapter can change one for another
-    'seed': MappingProxyType(dict(batch_size=256, lr=0.1, optimizer='sgd', momentum=0., weight_decay=0., schedule=None,
-                                  cycle_momentum=False, init='normal', normalize=False, label_smoothing=0., dropout=0.)),
-    'best': MappingProxyType(dict(batch_size=128, lr=0.1, optimizer='nesterov', momentum=0.9, weight_decay=5e-4,
-                                  schedule='onecycle',
-                                  cycle_momentum=True, init='kaiming', normalize=True, label_smoothing=0.1, dropout=0.)),
+    'seed': MappingProxyType(dict(batch_size=256, lr=0.1, optimizer='sgd', momentum=0.,
+                                  weight_decay=0., schedule=None, cycle_momentum=False,
+                                  init='normal', normalize=False, label_smoothing=0., dropout=0.)),
+    'best': MappingProxyType(dict(batch_size=128, lr=0.1, optimizer='nesterov', momentum=0.9,
+                                  weight_decay=5e-4, schedule='onecycle', cycle_momentum=True,
+                                  init='kaiming', normalize=True, label_smoothing=0.1, dropout=0.)),
 })
 
 # %% ../nbs/08_recipes.ipynb #n006
-def get_recipe(recipe:str|Mapping='seed', # a name in `RECIPES`, or a recipe (missing keys: the seed recipe's)
+def get_recipe(recipe:str|Mapping='seed', # a name in `RECIPES`, or a recipe (missing keys: seed's)
                **overrides, # recipe keys to change, e.g. `lr=0.05`
               )->dict: # a new, complete recipe
     "A copy of `recipe` with `overrides`, every key checked."
     if isinstance(recipe, str):
-        if recipe not in RECIPES: raise ValueError(f"recipe must be one of {sorted(RECIPES)} or a dict, got {recipe!r}.")
+        if recipe not in RECIPES:
+            raise ValueError(f"recipe must be one of {sorted(RECIPES)} or a dict, got {recipe!r}.")
         recipe = RECIPES[recipe]
     r = {**RECIPES['seed'], **recipe, **overrides}
     unknown = sorted(set(r) - set(RECIPES['seed']))
-    if unknown: raise ValueError(f"unknown recipe key(s) {unknown}: a recipe has {sorted(RECIPES['seed'])}.")
+    if unknown:
+        keys = sorted(RECIPES['seed'])
+        raise ValueError(f"unknown recipe key(s) {unknown}: a recipe has {keys}.")
     return r
 
 # %% ../nbs/08_recipes.ipynb #n009
-_NESTEROV_MOMENTUM = 0.9  # 'nesterov' with momentum 0 would be plain SGD: it takes the usual 0.9 instead
+_NESTEROV_MOMENTUM = 0.9  # 'nesterov' with momentum 0 would be plain SGD: it takes the usual 0.9
 
-def _optimizer(params, optimizer:str, lr:float, momentum:float, weight_decay:float)->torch.optim.Optimizer:
-    "The optimizer a recipe names: 'sgd', 'nesterov' (SGD, Nesterov momentum; 0.9 when momentum is 0) or 'adamw'."
+def _optimizer(params, optimizer:str, lr:float, momentum:float,
+               weight_decay:float)->torch.optim.Optimizer:
+    "The optimizer a recipe names: 'sgd', 'nesterov' (momentum 0 means 0.9) or 'adamw'."
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, got {lr!r}.")
-    if optimizer == 'sgd': return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if optimizer == 'sgd':
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if optimizer == 'nesterov':
-        return torch.optim.SGD(params, lr=lr, momentum=momentum or _NESTEROV_MOMENTUM, nesterov=True,
-                               weight_decay=weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=momentum or _NESTEROV_MOMENTUM,
+                               nesterov=True, weight_decay=weight_decay)
     if optimizer == 'adamw': return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     raise ValueError(f"optimizer must be 'sgd', 'nesterov' or 'adamw', got {optimizer!r}.")
 
 # %% ../nbs/08_recipes.ipynb #n010
 def make_trainer(net:nn.Module, # the model to optimize
                  recipe:str|Mapping='seed', # a name in `RECIPES` or a recipe (see `get_recipe`)
-                 total_steps:int|None=None, # batches in the whole run (needed by the 'onecycle' schedule)
-                 pct_start:float=0.3, # share of the steps the one-cycle schedule spends warming up
-                )->tuple: # `(loss, optimizer, scheduler or None)`; the scheduler steps once per batch
+                 total_steps:int|None=None, # batches in the run ('onecycle' needs it)
+                 pct_start:float=0.3, # share of the steps one-cycle spends warming up
+                )->tuple: # `(loss, optimizer, scheduler or None)`; it steps once per batch
     "The loss, optimizer and learning-rate scheduler that `recipe` asks for."
     r = get_recipe(recipe)
     loss = nn.CrossEntropyLoss(label_smoothing=r['label_smoothing'])
     opt = _optimizer(net.parameters(), r['optimizer'], r['lr'], r['momentum'], r['weight_decay'])
     if r['schedule'] is None: return loss, opt, None
-    if r['schedule'] != 'onecycle': raise ValueError(f"schedule must be None or 'onecycle', got {r['schedule']!r}.")
-    if not total_steps: raise ValueError("schedule='onecycle' needs total_steps (epochs x batches per epoch).")
-    # PyTorch's OneCycleLR also cycles momentum (0.95 -> 0.85 -> 0.95, opposite to the learning rate; Adam's beta1
-    # likewise) unless told not to, and on plain SGD it would add momentum the recipe never asked for
-    return loss, opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=r['lr'], total_steps=total_steps, pct_start=pct_start,
-                                                          cycle_momentum=bool(r['cycle_momentum']))
+    if r['schedule'] != 'onecycle':
+        raise ValueError(f"schedule must be None or 'onecycle', got {r['schedule']!r}.")
+    if not total_steps:
+        raise ValueError("schedule='onecycle' needs total_steps (epochs x batches per epoch).")
+    # PyTorch's OneCycleLR also cycles momentum (0.95 -> 0.85 -> 0.95, opposite to the lr;
+    # Adam's beta1 likewise) unless told not to, and on plain SGD it would add momentum
+    # the recipe never asked for
+    return loss, opt, torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=r['lr'], total_steps=total_steps, pct_start=pct_start,
+        cycle_momentum=bool(r['cycle_momentum']))
 
 # %% ../nbs/08_recipes.ipynb #n013
 def seed_all(seed:int, # the seed
-             train_iter=None, # a `TensorBatches` (its own shuffle generator is seeded too), or anything else
+             train_iter=None, # a `TensorBatches` (its own shuffle generator is seeded too), or else
             ):
     "Seed torch's global generator and `train_iter`'s own one, if it has one."
     torch.manual_seed(seed)
@@ -83,32 +93,35 @@ def run_recipe(recipe:str|Mapping='seed', # a name in `RECIPES`, or a recipe (se
                model:str='concise', # 'concise' or 'scratch'; ignored when `net` is given
                num_epochs:int=10, # passes over the training data
                num_hiddens:int=256, # hidden units; ignored when `net` is given
-               seed:int|None=0, # seeds the shuffles, then the initial weights (see `seed_all`); `None`: as they are
+               seed:int|None=0, # seeds the shuffles, then the weights (see `seed_all`); `None`: not
                root=None, # data root (see `mlp_nbdev.data.data_root`)
                device=None, # where to train; `None`: the CPU
-               data:tuple|None=None, # `(train_iter, test_iter)` to reuse; `None`: load with the recipe's batch size
+               data:tuple|None=None, # `(train_iter, test_iter)`; `None`: load (recipe's batch size)
                net:nn.Module|None=None, # the network to train; `None`: `make_net` from the recipe
                **kwargs, # passed to `train_ch3`: `draw`, `verbose`, `cbs`, `amp`, ...
               )->tuple[nn.Module, History]: # the trained net and its history
-    "Build (or take) the net, then the loss, optimizer and schedule of `recipe`; train with `train_ch3`."
+    "Build (or take) the net, the loss, optimizer and schedule of `recipe`; train with `train_ch3`."
     r = get_recipe(recipe)
-    train_iter, test_iter = data or load_data_fashion_mnist(r['batch_size'], root=root, device=device, seed=seed)
+    train_iter, test_iter = data or load_data_fashion_mnist(r['batch_size'], root=root,
+                                                            device=device, seed=seed)
     if seed is not None: seed_all(seed, train_iter)
     if net is None: net = make_net(model, num_hiddens, r['init'], r['normalize'], r['dropout'])
     if device is not None: net.to(device)
     loss, opt, sched = make_trainer(net, r, total_steps=num_epochs * len(train_iter))
-    return net, train_ch3(net, train_iter, test_iter, loss, num_epochs, opt, scheduler=sched, **kwargs)
+    return net, train_ch3(net, train_iter, test_iter, loss, num_epochs, opt, scheduler=sched,
+                          **kwargs)
 
 # %% ../nbs/08_recipes.ipynb #n020
 def ablation_rows(base:str|Mapping, # the recipe the changes apply to
                   changes:dict, # row name -> the recipe keys it changes
                   seeds:Sequence[int]=(0,), # one run per seed for every row
                   **kwargs, # passed to `run_recipe`
-                 )->list[dict]: # one row per change: name, change, final test accuracy per seed (`accs`), mean, seconds
-    "Train `base` and each of its variants in `changes` from each seed; the final test accuracies and their mean."
-    rows = []
+                 )->list[dict]: # one per change (see below)
+    "Train `base` and each variant in `changes` from each seed: rows of final test accuracies."
+    rows = []  # name, change, accs (one per seed), test_acc (their mean), seconds
     for name, change in {'(recipe as is)': {}, **changes}.items():
-        hs = [run_recipe(get_recipe(base, **change), seed=s, draw=False, verbose=False, **kwargs)[1] for s in seeds]
+        hs = [run_recipe(get_recipe(base, **change), seed=s, draw=False, verbose=False, **kwargs)[1]
+              for s in seeds]
         accs = [h.test_acc[-1] for h in hs]
         rows.append(dict(name=name, change=change, accs=accs, test_acc=sum(accs) / len(accs),
                          seconds=sum(sum(h.seconds) for h in hs)))
@@ -116,20 +129,24 @@ def ablation_rows(base:str|Mapping, # the recipe the changes apply to
 
 # %% ../nbs/08_recipes.ipynb #c042
 def rows_to_markdown(rows:list[dict], # from `ablation_rows`
-                     baseline:float|None=None, # accuracy the differences are taken from; `None`: the first row's
-                     seeds:Sequence[int]|None=None, # the seeds of rows with several runs, for the header
+                     baseline:float|None=None, # differences are from it; `None`: the first row's
+                     seeds:Sequence[int]|None=None, # seeds of multi-run rows, for the header
                     )->str:
-    "A markdown table of `ablation_rows`, each row's difference from `baseline` (default: the first row); per seed too."
+    "A markdown table of `ablation_rows`: each row against `baseline` (or the first), per seed too."
     baseline = rows[0]['test_acc'] if baseline is None else baseline
     if len(rows[0].get('accs', ())) < 2:
         out = ['| change | test accuracy | vs. first row |', '|---|---|---|']
-        for r in rows: out.append(f"| {r['name']} | {r['test_acc']:.4f} | {100*(r['test_acc']-baseline):+.2f} pts |")
+        for r in rows:
+            d = 100 * (r['test_acc'] - baseline)
+            out.append(f"| {r['name']} | {r['test_acc']:.4f} | {d:+.2f} pts |")
         return '\n'.join(out)
     seeds = range(len(rows[0]['accs'])) if seeds is None else seeds
-    out = ['| change | ' + ' | '.join(f'seed {s}' for s in seeds) + ' | mean | vs. first row: mean (per seed) |',
+    out = ['| change | ' + ' | '.join(f'seed {s}' for s in seeds)
+           + ' | mean | vs. first row: mean (per seed) |',
            '|---|' + '---|' * len(seeds) + '---|---|']
     for r in rows:
-        d = [100 * (a - b) for a, b in zip(r['accs'], rows[0]['accs'])]  # each seed against the first row's same seed
-        out.append(f"| {r['name']} | " + ' | '.join(f'{a:.4f}' for a in r['accs']) + f" | {r['test_acc']:.4f} | "
+        d = [100 * (a - b) for a, b in zip(r['accs'], rows[0]['accs'])]  # seed by seed
+        out.append(f"| {r['name']} | " + ' | '.join(f'{a:.4f}' for a in r['accs'])
+                   + f" | {r['test_acc']:.4f} | "
                    f"{100*(r['test_acc']-baseline):+.2f} pts ({min(d):+.2f} to {max(d):+.2f}) |")
     return '\n'.join(out)
