@@ -25,23 +25,27 @@ def init_weights(m:nn.Module, # a layer; only `nn.Linear` layers are changed
         if m.bias is not None: nn.init.zeros_(m.bias)
 
 # %% ../nbs/07_mlp_concise.ipynb #c007
-ACTIVATION_LAYERS = MappingProxyType({  # name (as in `mlp_nbdev.activations.ACTIVATIONS`) -> `nn.Module` class
+# name (as in `mlp_nbdev.activations.ACTIVATIONS`) -> `nn.Module` class
+ACTIVATION_LAYERS = MappingProxyType({
     'relu': nn.ReLU, 'sigmoid': nn.Sigmoid, 'tanh': nn.Tanh, 'leaky_relu': nn.LeakyReLU,
     'elu': nn.ELU, 'gelu': nn.GELU, 'silu': nn.SiLU, 'softplus': nn.Softplus,
 })
 
 # %% ../nbs/07_mlp_concise.ipynb #c009
 def _activation_layer(activation)->nn.Module:
-    "A fresh activation layer from a name in `ACTIVATION_LAYERS` or a function returning an `nn.Module`."
+    "A fresh activation layer from a name in `ACTIVATION_LAYERS` or a function giving a layer."
     if isinstance(activation, str):
         if activation not in ACTIVATION_LAYERS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATION_LAYERS)} or a function returning an "
+            raise ValueError(f"activation must be one of {sorted(ACTIVATION_LAYERS)} "
+                             "or a function returning an "
                              f"nn.Module (e.g. nn.ReLU), got {activation!r}.")
         return ACTIVATION_LAYERS[activation]()
     try: layer = activation() if callable(activation) else None
     except TypeError: layer = None  # e.g. `torch.relu`, a function of a tensor, not a layer factory
     if not isinstance(layer, nn.Module):
-        raise TypeError(f"activation must be a name or a function returning an nn.Module (e.g. nn.ReLU), got {activation!r}.")
+        raise TypeError("activation must be a name or a function returning an nn.Module "
+                        "(e.g. nn.ReLU), "
+                        f"got {activation!r}.")
     return layer
 
 # %% ../nbs/07_mlp_concise.ipynb #c010
@@ -50,7 +54,8 @@ def _check_rate(name:str, p):
         raise ValueError(f"{name} is a probability in [0, 1), got {p!r}.")
 
 # %% ../nbs/07_mlp_concise.ipynb #c020
-FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530  # pixel mean and std of the training split, in [0, 1] units
+# pixel mean and std of the training split, in [0, 1] units
+FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
 
 # %% ../nbs/07_mlp_concise.ipynb #c022
 class Normalize(nn.Module):
@@ -66,7 +71,7 @@ class Normalize(nn.Module):
 
 # %% ../nbs/07_mlp_concise.ipynb #c025
 def _layers(net:nn.Module):
-    "`(weight, fan_in, bias)` of every affine layer of `net`, concise (`nn.Linear`) or scratch (`ScratchMLP`)."
+    "`(weight, fan_in, bias)` of each affine layer of `net`, concise (`nn.Linear`) or `ScratchMLP`."
     for m in net.modules():
         if isinstance(m, nn.Linear): yield m.weight, m.in_features, m.bias
         elif isinstance(m, ScratchMLP):
@@ -78,7 +83,7 @@ INITS = ('normal', 'default', 'kaiming')
 
 # %% ../nbs/07_mlp_concise.ipynb #c028
 def init_mlp_(net:nn.Module, # a concise or scratch MLP, changed in place
-              init:str='normal', # 'normal': N(0, sigma²) (the notes); 'default': PyTorch's `nn.Linear` init; 'kaiming': N(0, 2/fan_in)
+              init:str='normal', # 'normal': N(0, sigma²), 'default' (PyTorch's) or 'kaiming'
               sigma:float=0.01, # the std for `init='normal'`
              )->nn.Module: # `net`
     "Initialize every affine layer of `net`; biases start at zero except with PyTorch's default."
@@ -95,12 +100,17 @@ def init_mlp_(net:nn.Module, # a concise or scratch MLP, changed in place
     return net
 
 # %% ../nbs/07_mlp_concise.ipynb #n012
-def _scratch_mlp(num_inputs:int, widths:list[int], num_outputs:int, init:str, activation, **extras)->ScratchMLP:
-    "The scratch chapter's `ScratchMLP`, re-initialized only for an `init` other than its own 'normal'."
-    if len(widths) != 1: raise ValueError(f"model='scratch' has one hidden layer, got hiddens={widths}: use model='concise'.")
+def _scratch_mlp(num_inputs:int, widths:list[int], num_outputs:int, init:str, activation,
+                 **extras)->ScratchMLP:
+    "The scratch chapter's `ScratchMLP`, re-initialized only for an `init` other than 'normal'."
+    if len(widths) != 1:
+        raise ValueError(f"model='scratch' has one hidden layer, got hiddens={widths}: "
+                         "use model='concise'.")
     if activation != 'relu' or any(extras.values()):
-        raise ValueError(f"model='scratch' is the notes' ReLU network; the scratch MLP has no dropout layer, batch norm "
-                         f"or other activation (got activation={activation!r}, {extras}): use model='concise'.")
+        raise ValueError("model='scratch' is the notes' ReLU network; "
+                         "the scratch MLP has no dropout layer, batch norm or other activation "
+                         f"(got activation={activation!r}, {extras}): "
+                         "use model='concise'.")
     net = ScratchMLP(num_inputs, widths[0], num_outputs)
     return net if init == 'normal' else init_mlp_(net, init)
 
@@ -108,25 +118,28 @@ def _scratch_mlp(num_inputs:int, widths:list[int], num_outputs:int, init:str, ac
 def mlp(num_inputs:int=784, # features of one flattened input
         hiddens:Sequence[int]=(256,), # width of each hidden layer; `[]` is softmax regression
         num_outputs:int=10, # classes
-        activation:str|Callable[[], nn.Module]='relu', # a name in `ACTIVATION_LAYERS`, or e.g. `nn.ReLU`
+        activation:str|Callable[[], nn.Module]='relu', # in `ACTIVATION_LAYERS`, or e.g. `nn.ReLU`
         dropout:float=0., # dropout after every hidden activation
-        batchnorm:bool=False, # `BatchNorm1d` after every hidden `Linear` (whose bias it makes redundant, so dropped)
+        batchnorm:bool=False, # `BatchNorm1d` after every hidden `Linear` (then without bias)
         normalize:bool=False, # `Normalize()` first: pixels to mean 0, std 1
-        init:str='normal', # 'normal' (N(0, 0.01²), the notes), 'default' or 'kaiming'; see `init_mlp_`
+        init:str='normal', # 'normal' (N(0, 0.01²), the notes), 'default', 'kaiming': `init_mlp_`
         input_dropout:float=0., # dropout on the input pixels
-        model:str='concise', # 'concise' (`nn.Sequential`) or 'scratch' (`ScratchMLP`: one hidden ReLU layer)
+        model:str='concise', # 'concise' (`nn.Sequential`) or 'scratch' (`ScratchMLP`, one layer)
        )->nn.Module:
-    "Flatten, then `Linear (-> BatchNorm1d) -> activation (-> Dropout)` per hidden layer, then `Linear` to the scores."
+    "Flatten; `Linear (-> BatchNorm1d) -> activation (-> Dropout)` per hidden layer; `Linear`."
     widths = list(hiddens)
     if not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in widths):
-        raise ValueError(f"hiddens must be a list of positive ints (the width of each hidden layer), got {hiddens!r}.")
+        raise ValueError("hiddens must be a list of positive ints (the width of each hidden layer),"
+                         " "
+                         f"got {hiddens!r}.")
     _check_rate('dropout', dropout); _check_rate('input_dropout', input_dropout)
     if model == 'scratch':
         net = _scratch_mlp(num_inputs, widths, num_outputs, init, activation,
                            dropout=dropout, batchnorm=batchnorm, input_dropout=input_dropout)
         return nn.Sequential(Normalize(), net) if normalize else net
     if model != 'concise': raise ValueError(f"model must be 'concise' or 'scratch', got {model!r}.")
-    layers = [nn.Flatten()] + ([Normalize()] if normalize else []) + ([nn.Dropout(input_dropout)] if input_dropout else [])
+    layers = [nn.Flatten()] + ([Normalize()] if normalize else [])
+    layers += [nn.Dropout(input_dropout)] if input_dropout else []
     for d_in, d_out in zip([num_inputs] + widths, widths):
         layers.append(nn.Linear(d_in, d_out, bias=not batchnorm))
         if batchnorm: layers.append(nn.BatchNorm1d(d_out))
@@ -139,9 +152,10 @@ def mlp(num_inputs:int=784, # features of one flattened input
 def concise_mlp(num_inputs:int=784, # features of one flattened input
                 num_hiddens:int=256, # units in the hidden layer
                 num_outputs:int=10, # classes
-                dropout:float=0., # dropout after the hidden activation; 0: none (the notes' network)
+                dropout:float=0., # dropout after the hidden activation; 0: none (the notes')
                )->nn.Sequential:
-    "The notes' `nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))`, initialized N(0, 0.01²)."
+    "The notes' `nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))`, "
+    "initialized N(0, 0.01²)."
     return mlp(num_inputs, [num_hiddens], num_outputs, dropout=dropout)
 
 # %% ../nbs/07_mlp_concise.ipynb #n021
@@ -154,4 +168,5 @@ def make_net(model:str='concise', # 'concise' (`nn.Sequential`) or 'scratch' (`S
              num_outputs:int=10, # classes
             )->nn.Module:
     "`mlp` with one hidden layer, by the names a recipe and a checkpoint's config use."
-    return mlp(num_inputs, [num_hiddens], num_outputs, dropout=dropout, normalize=normalize, init=init, model=model)
+    return mlp(num_inputs, [num_hiddens], num_outputs, dropout=dropout, normalize=normalize,
+               init=init, model=model)

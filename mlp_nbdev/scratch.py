@@ -4,13 +4,14 @@
 
 # %% ../nbs/06_mlp_scratch.ipynb #c003
 from __future__ import annotations
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 import torch
 from torch import nn, Tensor
 from .activations import relu_scratch
 
 # %% auto #0
-__all__ = ['init_mlp_params', 'ScratchMLP', 'sgd']
+__all__ = ['init_mlp_params', 'ScratchMLP', 'mlp_layers', 'draw_mlp', 'sgd']
 
 # %% ../nbs/06_mlp_scratch.ipynb #c008
 def init_mlp_params(num_inputs:int=784, # features of one flattened input
@@ -18,8 +19,9 @@ def init_mlp_params(num_inputs:int=784, # features of one flattened input
                     num_outputs:int=10, # classes
                     sigma:float=0.01, # standard deviation of the initial weights
                    )->list[nn.Parameter]: # `[W1, b1, W2, b2]`
-    "The notes' parameters: `W1 = randn(num_inputs, num_hiddens) * sigma`, `b1` zeros, `W2`, `b2` likewise."
-    for name, v in dict(num_inputs=num_inputs, num_hiddens=num_hiddens, num_outputs=num_outputs).items():
+    "The notes' parameters: `W1 = randn(num_inputs, num_hiddens) * sigma`, `b1` zeros, `W2`, `b2`."
+    sizes = dict(num_inputs=num_inputs, num_hiddens=num_hiddens, num_outputs=num_outputs)
+    for name, v in sizes.items():
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}.")
     W1 = nn.Parameter(torch.randn(num_inputs, num_hiddens) * sigma)
@@ -30,7 +32,7 @@ def init_mlp_params(num_inputs:int=784, # features of one flattened input
 
 # %% ../nbs/06_mlp_scratch.ipynb #c011
 class ScratchMLP(nn.Module):
-    "The from-scratch MLP: `relu_scratch(X @ W1 + b1) @ W2 + b2` on inputs flattened to `(-1, num_inputs)`."
+    "The from-scratch MLP: `relu_scratch(X @ W1 + b1) @ W2 + b2`, `X` reshaped `(-1, num_inputs)`."
     def __init__(self,
                  num_inputs:int=784, # features of one flattened input
                  num_hiddens:int=256, # units in the hidden layer
@@ -39,19 +41,83 @@ class ScratchMLP(nn.Module):
                 ):
         super().__init__()
         self.num_inputs = num_inputs
-        self.W1, self.b1, self.W2, self.b2 = init_mlp_params(num_inputs, num_hiddens, num_outputs, sigma)
+        params = init_mlp_params(num_inputs, num_hiddens, num_outputs, sigma)
+        self.W1, self.b1, self.W2, self.b2 = params
 
     def forward(self, X:Tensor)->Tensor:
         X = X.reshape((-1, self.num_inputs))
         H = relu_scratch(X @ self.W1 + self.b1)  # `@` is matrix multiplication
         return H @ self.W2 + self.b2
 
+# %% ../nbs/06_mlp_scratch.ipynb #p002
+_SKIP = (nn.Flatten, nn.Identity)  # layers that change no number: not named in the picture
+
+def mlp_layers(net:nn.Module|Sequence[int], # an MLP (`nn.Linear`s or a `ScratchMLP`), or widths
+              )->list[tuple[int, int, str]]: # `(in, out, layers after it)`: `(784, 256, 'ReLU')`
+    "The affine layers of an MLP in order: their input and output widths, and what follows each."
+    if isinstance(net, ScratchMLP): return [(*net.W1.shape, 'ReLU'), (*net.W2.shape, '')]
+    if isinstance(net, nn.Module):
+        layers = []
+        for m in (m for m in net.modules() if not list(m.children())):
+            if isinstance(m, nn.Linear): layers.append((m.in_features, m.out_features, []))
+            elif isinstance(m, ScratchMLP):
+                layers += [(i, o, [a] if a else []) for i, o, a in mlp_layers(m)]
+            elif layers and not isinstance(m, _SKIP): layers[-1][2].append(type(m).__name__)
+        layers = [(i, o, ', '.join(after)) for i, o, after in layers]
+        if not layers: raise ValueError(f"{type(net).__name__} has no nn.Linear layer: "
+                                        "pass the widths instead, e.g. [784, 256, 10].")
+    else:
+        w = list(net)
+        if len(w) < 2 or not all(type(s) is int and s > 0 for s in w):
+            raise ValueError(f"widths must be two or more positive ints, e.g. [784, 256, 10], "
+                             f"got {net!r}.")
+        layers = [(i, o, 'ReLU' if k < len(w) - 2 else '')
+                  for k, (i, o) in enumerate(zip(w, w[1:]))]
+    for (_, o, _), (i, _, _) in zip(layers, layers[1:]):
+        if o != i:
+            raise ValueError(f"not a chain of affine layers:"
+                             f" one gives {o} features to one that takes {i}."
+                             " Pass the widths instead, e.g. [784, 256, 10].")
+    return layers
+
+# %% ../nbs/06_mlp_scratch.ipynb #p004
+def draw_mlp(net:nn.Module|Sequence[int], # an MLP or its widths, as for `mlp_layers`
+             ax=None, # `matplotlib` axes; `None`: a new figure sized to the network
+            ): # the axes
+    "Boxes for the tensors (batch x width), arrows for the affine layers, parameter counts."
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+    layers = mlp_layers(net)
+    widths = [layers[0][0]] + [o for _, o, _ in layers]
+    names = ['input X'] + [f'hidden H{k}' if len(layers) > 2 else 'hidden H'
+                           for k in range(1, len(layers))] + ['scores O']
+    if ax is None: ax = plt.subplots(figsize=(2.9 * len(widths), 2.6), layout='constrained')[1]
+    top = math.log(max(widths))
+    for k, (w, name) in enumerate(zip(widths, names)):  # a box per tensor, its height by log(width)
+        h = 0.5 + 1.5 * math.log(w) / top
+        ax.add_patch(FancyBboxPatch((3 * k - 0.6, -h / 2), 1.2, h, boxstyle='round,pad=0.05',
+                                    fc='C0' if 0 < k < len(layers) else 'C7', alpha=0.25, ec='k'))
+        ax.text(3 * k, 0, f'{name}\nbatch x {w:,}', ha='center', va='center', fontsize=9)
+    total = 0
+    for k, (i, o, after) in enumerate(layers):  # one arrow per affine layer
+        n = (i + 1) * o; total += n
+        ax.annotate('', (3 * k + 2.35, 0), (3 * k + 0.65, 0),
+                    arrowprops=dict(arrowstyle='->', lw=1.5))
+        ax.text(3 * k + 1.5, 0.12, f'Linear {i:,} -> {o:,}' + (f'\n+ {after}' if after else ''),
+                ha='center', va='bottom', fontsize=8)
+        ax.text(3 * k + 1.5, -0.12, f'W {i:,} x {o:,}\nb {o:,}\n{n:,} parameters',
+                ha='center', va='top', fontsize=8, color='C3')
+    ax.set(xlim=(-1, 3 * len(layers) + 1), ylim=(-1.25, 1.25))
+    ax.set_title('-'.join(map(str, widths)) + f' MLP: {total:,} parameters', fontsize=10)
+    ax.axis('off')
+    return ax
+
 # %% ../nbs/06_mlp_scratch.ipynb #c024
 def sgd(params:Iterable[Tensor], # parameters whose `.grad` holds the gradient of the summed loss
         lr:float, # learning rate
         batch_size:int, # samples the summed loss covered
        ):
-    "Minibatch stochastic gradient descent, written from scratch: `p -= lr * p.grad / batch_size`, then zero the grad."
+    "Minibatch SGD, written from scratch: `p -= lr * p.grad / batch_size`, then zero the grad."
     with torch.no_grad():
         for p in params:
             p -= lr * p.grad / batch_size
