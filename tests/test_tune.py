@@ -93,8 +93,8 @@ BAD = {  # case -> what the one line on stderr says
 
 @pytest.fixture(scope='module')
 def bad_runs(tmp_path_factory):
-    "Each bad-input case's worker, all started at once (each is a CLI start); case -> (process, folder, URL,
-    the study's user attributes before, or `None` where there is no study)."
+    """Each bad-input case's worker, all started at once (each is a CLI start); case -> (process, folder, URL,
+    the study's user attributes before, or `None` where there is no study)."""
     runs = {}
     for case in BAD:
         d = tmp_path_factory.mktemp(case.replace(' ', '_'))
