@@ -273,7 +273,7 @@ def _recipe_path(study:str)->Path:
 def tune_command(study:str='mlp', # the study's name: workers with one --study, --storage share it
                  trials:int=50, # trials the study is to hold, finished by all its workers together
                  epochs:int=10, # epochs per trial (the pruner may stop a trial earlier)
-                 storage:str|None=None, # sqlite:///FILE, postgresql://USER@HOST/DB; runs/tune.db
+                 storage:str|None=None, # sqlite:///FILE (default: runs/tune.db) or postgresql://...
                  hidden:int=256, # hidden units
                  valid:int=10000, # training images held out to score the trials (fixed, stratified)
                  train_size:int|None=None, # train on the first N of the rest only (default: all)
@@ -281,8 +281,8 @@ def tune_command(study:str='mlp', # the study's name: workers with one --study, 
                  pruner:str='median', # 'median': stop a trial behind the median at an epoch; 'none'
                  heartbeat:int=10, # seconds between heartbeats; silent for 3: failed, retried
                  recipe_out:Path|None=None, # best recipe's file (default: runs/<study>-recipe.json)
-                 threads:int|None=None, # torch's CPU threads (default: torch's, $OMP_NUM_THREADS)
-                 data:Path|None=None, # data root (default: $MLP_NBDEV_DATA, ~/.cache/mlp_nbdev)
+                 threads:int|None=None, # torch CPU threads (default: $OMP_NUM_THREADS or torch's)
+                 data:Path|None=None, # data root (default: $MLP_NBDEV_DATA or ~/.cache/mlp_nbdev)
                  echo=print, # where the progress lines go
                 )->dict: # study name, trials by state, best value and recipe, the recipe file
     "One worker of a search (an Optuna study): trials until the study holds --trials; best recipe."
