@@ -24,23 +24,25 @@ __all__ = ['EXTRA', 'BASE_RECIPE', 'SEARCH_SPACE', 'DEFAULT_STORAGE', 'TuneUsage
 EXTRA = "pip install 'mlp_nbdev[tune]'"  # what installs Optuna and the PostgreSQL driver
 
 class TuneUsageError(ValueError):
-    "A value the search refuses (storage, study, settings) or a missing extra; the CLI exits with status 2."
+    "A value the search refuses (storage, study, settings) or a missing extra; the CLI exits 2."
 
 def _optuna():
     "Optuna, imported on first use (the `tune` extra), its own log lines kept to errors."
     try:
-        with warnings.catch_warnings():  # optuna imports tqdm.auto, which warns in Jupyter without ipywidgets
+        # optuna imports tqdm.auto, which warns in Jupyter without ipywidgets
+        with warnings.catch_warnings():
             warnings.filterwarnings('ignore', message='IProgress not found')
             import optuna
     except ImportError as e:
-        raise TuneUsageError(f"the search needs Optuna, which is not installed ({e}); install the extra: "
-                             f"{EXTRA}") from None
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # the search prints its own one line per trial
+        raise TuneUsageError(f"the search needs Optuna, which is not installed ({e}); install the "
+                             f"extra: {EXTRA}") from None
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # the search prints its own line per trial
     return optuna
 
 # %% ../nbs/08b_tune.ipynb #t009
-BASE_RECIPE = 'best'  # what the search leaves as it is comes from this recipe: Nesterov SGD, normalized inputs
-SEARCH_SPACE = MappingProxyType({  # recipe key -> ('float', low, high, log scale) or ('choice', options)
+BASE_RECIPE = 'best'  # the search keeps the rest of this recipe: Nesterov SGD, normalized inputs
+# recipe key -> ('float', low, high, log scale) or ('choice', options)
+SEARCH_SPACE = MappingProxyType({
     'lr': ('float', 0.02, 0.6, True),
     'batch_size': ('choice', (64, 128, 256)),
     'momentum': ('float', 0.8, 0.95, False),
@@ -61,29 +63,30 @@ def suggest_recipe(trial, # an Optuna trial (or `optuna.trial.FixedTrial(params)
     for key, spec in space.items():
         if spec[0] == 'float': r[key] = trial.suggest_float(key, spec[1], spec[2], log=spec[3])
         elif spec[0] == 'choice': r[key] = trial.suggest_categorical(key, list(spec[1]))
-        else: raise ValueError(f"space[{key!r}] = {spec!r}: a range is ('float', low, high, log) or "
-                               "('choice', options).")
+        else: raise ValueError(f"space[{key!r}] = {spec!r}: a range is ('float', low, high, log) "
+                               "or ('choice', options).")
     return get_recipe(base, **r)
 
 # %% ../nbs/08b_tune.ipynb #t016
 def tune_data(batch_size:int, # samples per batch
               valid:int=10000, # training images held out for validation (a fixed, stratified split)
-              train_size:int|None=None, # train on only the first this many of the rest (quick checks); `None`: all
+              train_size:int|None=None, # train on the first N of the rest only; `None`: all
               seed:int=0, # seed of the training shuffle
               root=None, # data root (see `mlp_nbdev.data.data_root`)
               device=None, # where the batches are; `None`: the CPU
              )->tuple[TensorBatches, TensorBatches]: # `(train_iter, valid_iter)`
-    "The training part and the validation part of Fashion-MNIST's training images; the test images are not used."
-    train_iter, valid_iter, _ = load_data_fashion_mnist(batch_size, root=root, device=device, seed=seed, valid=valid)
+    "The training and validation parts of Fashion-MNIST's training images; no test images."
+    train_iter, valid_iter, _ = load_data_fashion_mnist(batch_size, root=root, device=device,
+                                                        seed=seed, valid=valid)
     if train_size is not None and train_size < train_iter.num_samples:
-        train_iter = TensorBatches(train_iter.images[:train_size], train_iter.labels[:train_size], batch_size,
-                                   shuffle=True, seed=seed)
+        train_iter = TensorBatches(train_iter.images[:train_size], train_iter.labels[:train_size],
+                                   batch_size, shuffle=True, seed=seed)
     return train_iter, valid_iter
 
 # %% ../nbs/08b_tune.ipynb #t018
 class ReportCB(Callback):
-    "After every epoch, the test pass's accuracy (here: validation accuracy) reported to `trial`; stops a pruned run."
-    order = 200  # at `after_epoch`, after the `Recorder` (-1000) and `Timer` (-100) wrote the epoch's record
+    "Report the test pass's (here: validation) accuracy to `trial` every epoch; stop if pruned."
+    order = 200  # after the `Recorder` (-1000) and `Timer` (-100) wrote the epoch's record
     def __init__(self, trial): self.trial, self.pruned = trial, False  # an Optuna trial
     def after_epoch(self, learn):
         self.trial.report(learn.history[-1]['test_acc'], learn.epoch)
@@ -93,22 +96,23 @@ class ReportCB(Callback):
 def make_objective(epochs:int=10, # epochs per trial, fewer when it is pruned
                    hidden:int=256, # hidden units
                    valid:int=10000, # training images held out for validation
-                   train_size:int|None=None, # train on only the first this many of the rest; `None`: all
-                   seed:int=0, # every trial's initial weights and shuffle: trials differ by their recipe only
+                   train_size:int|None=None, # train on the first N of the rest only; `None`: all
+                   seed:int=0, # initial weights and shuffle: trials differ by recipe only
                    space:Mapping=SEARCH_SPACE, # recipe key -> its range
                    base:str|Mapping=BASE_RECIPE, # the recipe `space` changes
                    root=None, # data root
                    device=None, # where to train; `None`: the CPU
                   ):
-    "The function a study maximizes: a trial's final validation accuracy (`TrialPruned` when pruned or diverged)."
+    "What a study maximizes: a trial's last validation accuracy (`TrialPruned`: pruned, diverged)."
     def objective(trial)->float:
         optuna, r = _optuna(), suggest_recipe(trial, space, base)
         cb = ReportCB(trial)
         data = tune_data(r['batch_size'], valid, train_size, seed, root, device)
-        try: _, h = run_recipe(r, 'concise', epochs, hidden, seed, root, device, data, draw=False, verbose=False,
-                               cbs=[cb])
-        except DivergenceError as e:  # too high a learning rate: a result, not a failure of the worker
-            trial.set_user_attr('diverged', str(e)); raise optuna.TrialPruned(f"diverged in epoch {e.epoch}") from None
+        try: _, h = run_recipe(r, 'concise', epochs, hidden, seed, root, device, data, draw=False,
+                               verbose=False, cbs=[cb])
+        except DivergenceError as e:  # too high a learning rate: a result, not a failure
+            trial.set_user_attr('diverged', str(e))
+            raise optuna.TrialPruned(f"diverged in epoch {e.epoch}") from None
         trial.set_user_attr('seconds', sum(h.seconds)); trial.set_user_attr('epochs', len(h))
         if cb.pruned: raise optuna.TrialPruned(f"pruned after epoch {len(h)}")
         return h.test_acc[-1]
@@ -125,49 +129,57 @@ def make_pruner(kind:str='median', # 'median' (see the text) or 'none'
 
 # %% ../nbs/08b_tune.ipynb #t025
 DEFAULT_STORAGE = 'sqlite:///runs/tune.db'  # next to the runs `mlp-nbdev train` writes
-_SQLITE_TIMEOUT, _CONNECT_TIMEOUT = 60, 10  # seconds to wait for another worker's write lock; to reach a server
-_CREATE_TRIES = 5  # attempts to open a new database whose tables another worker is making at the same time
+_SQLITE_TIMEOUT = 60  # seconds to wait for another worker's write lock
+_CONNECT_TIMEOUT = 10  # seconds to reach a database server
+_CREATE_TRIES = 5  # attempts to open a new database whose tables another worker is making meanwhile
 
-def open_storage(url:str=DEFAULT_STORAGE, # a database URL: sqlite:///FILE, postgresql://USER[:PASSWORD]@HOST[:PORT]/DB
-                 heartbeat:int=10, # seconds between a running trial's heartbeats; silent for 3 of them: failed, retried
+def open_storage(url:str=DEFAULT_STORAGE, # sqlite:///FILE or postgresql://USER[:PASSWORD]@HOST/DB
+                 heartbeat:int=10, # seconds between heartbeats; silent for 3: failed, retried
                 ):
-    "An Optuna `RDBStorage` with heartbeats and retries of failed trials; a bad or unreachable URL: `TuneUsageError`."
+    "An Optuna `RDBStorage` with heartbeats and retries of failed trials; bad URL: TuneUsageError."
     optuna = _optuna()
     import sqlalchemy
     try: u = sqlalchemy.engine.make_url(url)
     except sqlalchemy.exc.ArgumentError:
-        raise TuneUsageError(f"--storage {url!r} is not a database URL; pass e.g. {DEFAULT_STORAGE} or "
-                             "postgresql://USER@HOST/DB.") from None
-    if u.drivername == 'postgresql': u = u.set(drivername='postgresql+psycopg')  # the extra's driver, psycopg 3
+        raise TuneUsageError(f"--storage {url!r} is not a database URL; pass e.g. "
+                             f"{DEFAULT_STORAGE} or postgresql://USER@HOST/DB.") from None
+    if u.drivername == 'postgresql':  # the extra's driver, psycopg 3
+        u = u.set(drivername='postgresql+psycopg')
     backend = u.get_backend_name()
     if backend == 'sqlite': connect = dict(timeout=_SQLITE_TIMEOUT)
     elif backend == 'postgresql': connect = dict(connect_timeout=_CONNECT_TIMEOUT)
-    else: raise TuneUsageError(f"--storage {u!r}: use an sqlite:/// or postgresql:// URL (not {backend}).")
-    if backend == 'sqlite' and u.database and u.database != ':memory:' and not Path(u.database).parent.is_dir():
-        raise TuneUsageError(f"--storage {u!r}: the folder {Path(u.database).parent} does not exist; create it first.")
+    else: raise TuneUsageError(f"--storage {u!r}: use an sqlite:/// or postgresql:// URL (not "
+                               f"{backend}).")
+    folder = Path(u.database or '.').parent
+    if backend == 'sqlite' and u.database not in (None, '', ':memory:') and not folder.is_dir():
+        raise TuneUsageError(f"--storage {u!r}: the folder {folder} does not exist; create it "
+                             "first.")
     def storage():
         with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna
             warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
             retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
-            return optuna.storages.RDBStorage(u.render_as_string(hide_password=False),
-                                              engine_kwargs=dict(connect_args=connect), heartbeat_interval=heartbeat,
-                                              grace_period=3 * heartbeat, heartbeat_stale_trial_callback=retry)
+            return optuna.storages.RDBStorage(
+                u.render_as_string(hide_password=False), engine_kwargs=dict(connect_args=connect),
+                heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
+                heartbeat_stale_trial_callback=retry)
     try:
         for attempt in range(_CREATE_TRIES):
             try: return storage()
-            except sqlalchemy.exc.SQLAlchemyError as e:  # two workers made the tables of a new database at once?
+            # two workers made the tables of a new database at once?
+            except sqlalchemy.exc.SQLAlchemyError as e:
                 racing = isinstance(e, sqlalchemy.exc.IntegrityError) or 'already exists' in str(e)
                 if not racing or attempt == _CREATE_TRIES - 1: raise
                 time.sleep(0.5 + random.random())
     except ImportError as e:
-        raise TuneUsageError(f"--storage {u!r}: no database driver for {u.drivername} ({e.__cause__ or e}); install "
-                             f"the extra: {EXTRA}") from None
+        raise TuneUsageError(f"--storage {u!r}: no database driver for {u.drivername} "
+                             f"({e.__cause__ or e}); install the extra: {EXTRA}") from None
     except sqlalchemy.exc.SQLAlchemyError as e:
         why = str(getattr(e, 'orig', None) or e).strip().splitlines()[0]
         raise TuneUsageError(f"--storage {u!r}: cannot open the database ({why}).") from None
 
 # %% ../nbs/08b_tune.ipynb #t027
-_COUNTED = ('COMPLETE', 'PRUNED', 'RUNNING', 'WAITING')  # a study's trials, done or on their way; failed ones are not
+# a study's trials that count: done or on their way (failed ones do not)
+_COUNTED = ('COMPLETE', 'PRUNED', 'RUNNING', 'WAITING')
 
 def study_setup(epochs:int=10, # epochs per trial
                 hidden:int=256, # hidden units
@@ -177,34 +189,38 @@ def study_setup(epochs:int=10, # epochs per trial
                 space:Mapping=SEARCH_SPACE, # the search space (see `SEARCH_SPACE`)
                 base:str|Mapping=BASE_RECIPE, # the recipe the trials' parameters change
                )->dict: # JSON-ready: what a study's trials must share to be comparable
-    "The settings a study is created with (see `make_objective` for each), as they are stored in it."
+    "The settings a study is created with (see `make_objective`), as they are stored in it."
     base = dict(get_recipe(base)) if not isinstance(base, str) else base
-    return json.loads(json.dumps(dict(epochs=epochs, hidden=hidden, valid=valid, train_size=train_size, seed=seed,
-                                      base=base, space=dict(space))))
+    setup = dict(epochs=epochs, hidden=hidden, valid=valid, train_size=train_size, seed=seed,
+                 base=base, space=dict(space))
+    return json.loads(json.dumps(setup))
 
 def open_study(name:str, # the study's name in the storage
                storage, # an `open_storage` result, or a URL
-               setup:dict, # `study_setup(...)`: refused if the study was created with other settings
+               setup:dict, # `study_setup(...)`: refused if the study was made with other settings
                pruner=None, # e.g. `make_pruner()`
                sampler=None, # `None`: Optuna's TPE sampler
               ):
-    "Load the study `name`, or create it; one made for another direction or with other settings: refused, unchanged."
+    "Load the study `name`, or create it; one of another direction or settings: refused, unchanged."
     optuna = _optuna()
     if isinstance(storage, str): storage = open_storage(storage)
     try: s = optuna.load_study(study_name=name, storage=storage, pruner=pruner, sampler=sampler)
-    except KeyError: s = optuna.create_study(study_name=name, storage=storage, pruner=pruner, sampler=sampler,
-                                             direction='maximize', load_if_exists=True)  # another worker may be first
+    except KeyError:  # a new study (`load_if_exists`: another worker may create it first)
+        s = optuna.create_study(study_name=name, storage=storage, pruner=pruner, sampler=sampler,
+                                direction='maximize', load_if_exists=True)
     if s.directions != [optuna.study.StudyDirection.MAXIMIZE]:
         what = 'minimizes' if len(s.directions) == 1 else 'has several objectives'
-        raise TuneUsageError(f"study {name!r} {what}; this search maximizes validation accuracy: pass another "
-                             "--study name.")
+        raise TuneUsageError(f"study {name!r} {what}; this search maximizes validation accuracy: "
+                             "pass another --study name.")
     have = s.user_attrs.get('setup')
-    if have is None: s.set_user_attr('setup', setup); return s  # a new study (or one made outside `tune`): ours now
+    if have is None:  # a new study (or one made outside `tune`): ours now
+        s.set_user_attr('setup', setup); return s
     diff = sorted(k for k in {*have, *setup} if have.get(k) != setup.get(k))
     if diff:
-        was = ', '.join(f"{k}={have.get(k)!r}" if k not in ('space', 'base') else f"another {k}" for k in diff)
-        raise TuneUsageError(f"study {name!r} was created with {was}: run it with the same settings, or pass another "
-                             "--study name for a new search.")
+        was = ', '.join(f"{k}={have.get(k)!r}" if k not in ('space', 'base') else f"another {k}"
+                        for k in diff)
+        raise TuneUsageError(f"study {name!r} was created with {was}: run it with the same "
+                             "settings, or pass another --study name for a new search.")
     return s
 
 # %% ../nbs/08b_tune.ipynb #t030
@@ -212,7 +228,9 @@ def best_recipe(study, # a study with at least one complete trial
                )->dict: # a complete recipe
     "The recipe of the study's best trial: its base recipe with the trial's parameters."
     done = [t for t in study.trials if t.state.name == 'COMPLETE']
-    if not done: raise TuneUsageError(f"study {study.study_name!r} has no complete trial yet: run more trials.")
+    if not done:
+        raise TuneUsageError(f"study {study.study_name!r} has no complete trial yet: run more "
+                             "trials.")
     base = study.user_attrs.get('setup', {}).get('base', BASE_RECIPE)
     return get_recipe(base, **study.best_trial.params)
 
@@ -224,14 +242,17 @@ def write_recipe(path:str|Path, # a .json file
     path.write_text(json.dumps(get_recipe(recipe), indent=1) + '\n')
     return path
 
-def read_recipe(path:str|Path, # a JSON file written by `write_recipe` (or by hand: missing keys take the seed recipe's)
+def read_recipe(path:str|Path, # a JSON file from `write_recipe` (or by hand: missing keys: seed's)
                )->dict: # a complete recipe
-    "The recipe in a JSON file; a missing file, bad JSON or an unknown key is a `ValueError` that names the file."
+    "The recipe in a JSON file; missing file, bad JSON, unknown key: a `ValueError` naming it."
     try: r = json.loads(Path(path).read_text())
-    except OSError as e: raise ValueError(f"cannot read the recipe file {path}: {e.strerror or e}.") from None
-    except json.JSONDecodeError as e: raise ValueError(f"{path} is not a JSON recipe: {e}.") from None
+    except OSError as e:
+        raise ValueError(f"cannot read the recipe file {path}: {e.strerror or e}.") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not a JSON recipe: {e}.") from None
     if not isinstance(r, dict):
-        raise ValueError(f"{path} holds a JSON {type(r).__name__}; a recipe is an object of recipe keys.")
+        raise ValueError(f"{path} holds a JSON {type(r).__name__}; a recipe is an object of recipe "
+                         "keys.")
     try: return get_recipe(r)
     except ValueError as e: raise ValueError(f"{path}: {e}") from None
 
@@ -245,33 +266,34 @@ def _counts(study)->dict:
     return out
 
 def _recipe_path(study:str)->Path:
-    "The default recipe file of a study: runs/<study>-recipe.json, the name made safe for a file name."
+    "A study's default recipe file: runs/<study>-recipe.json, the name made safe for a file name."
     return Path('runs')/f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', study)}-recipe.json"
 
 # %% ../nbs/08b_tune.ipynb #t034
-def tune_command(study:str='mlp', # the study's name: workers with the same --study and --storage share one search
+def tune_command(study:str='mlp', # the study's name: workers with one --study, --storage share it
                  trials:int=50, # trials the study is to hold, finished by all its workers together
                  epochs:int=10, # epochs per trial (the pruner may stop a trial earlier)
-                 storage:str|None=None, # sqlite:///FILE or postgresql://USER@HOST/DB (default: sqlite:///runs/tune.db)
+                 storage:str|None=None, # sqlite:///FILE (default: runs/tune.db) or postgresql://...
                  hidden:int=256, # hidden units
-                 valid:int=10000, # training images held out to score the trials (a fixed, stratified split)
-                 train_size:int|None=None, # train on the first N of the rest only, for quick checks (default: all)
+                 valid:int=10000, # training images held out to score the trials (fixed, stratified)
+                 train_size:int|None=None, # train on the first N of the rest only (default: all)
                  seed:int=0, # seed of every trial's initial weights and shuffle
-                 pruner:str='median', # 'median': stop a trial behind the median at the same epoch; 'none'
-                 heartbeat:int=10, # seconds between a trial's heartbeats; silent for 3 of them: failed and retried
-                 recipe_out:Path|None=None, # the best recipe's JSON file (default: runs/<study>-recipe.json)
-                 threads:int|None=None, # CPU threads for torch (default: torch's choice, or $OMP_NUM_THREADS)
-                 data:Path|None=None, # data root holding FashionMNIST/raw (default: $MLP_NBDEV_DATA, else ~/.cache)
+                 pruner:str='median', # 'median': stop a trial behind the median at an epoch; 'none'
+                 heartbeat:int=10, # seconds between heartbeats; silent for 3: failed, retried
+                 recipe_out:Path|None=None, # best recipe's file (default: runs/<study>-recipe.json)
+                 threads:int|None=None, # torch CPU threads (default: $OMP_NUM_THREADS or torch's)
+                 data:Path|None=None, # data root (default: $MLP_NBDEV_DATA or ~/.cache/mlp_nbdev)
                  echo=print, # where the progress lines go
-                )->dict: # the study's name, its trials by state, the best value and recipe, the recipe file
-    "One worker of a hyperparameter search (an Optuna study): trials until the study holds --trials; its best recipe."
+                )->dict: # study name, trials by state, best value and recipe, the recipe file
+    "One worker of a search (an Optuna study): trials until the study holds --trials; best recipe."
     optuna = _optuna()
     for name, v in dict(trials=trials, epochs=epochs, hidden=hidden, heartbeat=heartbeat).items():
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise TuneUsageError(f"--{name} must be an integer >= 1, got {v!r}.")
     if storage is None: Path('runs').mkdir(exist_ok=True)
     st = open_storage(storage or DEFAULT_STORAGE, heartbeat)
-    s = open_study(study, st, study_setup(epochs, hidden, valid, train_size, seed), make_pruner(pruner))
+    setup = study_setup(epochs, hidden, valid, train_size, seed)
+    s = open_study(study, st, setup, make_pruner(pruner))
     if threads is not None: torch.set_num_threads(threads)
     counted = _states(optuna, _COUNTED)
     with warnings.catch_warnings():
@@ -279,14 +301,15 @@ def tune_command(study:str='mlp', # the study's name: workers with the same --st
         optuna.storages.fail_stale_trials(s)  # trials of dead workers: failed, and queued again
     n, waiting = len(s.get_trials(deepcopy=False, states=counted)), _counts(s).get('WAITING', 0)
     where = st.engine.url.render_as_string(hide_password=True)
-    echo(f"study {study!r} in {where}: {n} of {trials} trials done or running; {epochs} epoch(s) each, "
-         f"784-{hidden}-10, validated on {valid} held-out training images")
+    echo(f"study {study!r} in {where}: {n} of {trials} trials done or running; {epochs} epoch(s) "
+         f"each, 784-{hidden}-10, validated on {valid} held-out training images")
     objective = make_objective(epochs, hidden, valid, train_size, seed, root=data)
     def run(trial)->float:
         ahead = [t for t in s.get_trials(deepcopy=False, states=counted) if t.number < trial.number]
-        if len(ahead) >= trials:  # another worker started the last one first: not run, so the study holds `trials`
-            trial.set_user_attr('not_run', f'the study already held {trials} trials'); s.stop(); return math.nan
-        st.record_heartbeat(trial._trial_id)  # its first heartbeat now: a worker killed from here on is noticed
+        if len(ahead) >= trials:  # another worker started the last one first: the study is full
+            trial.set_user_attr('not_run', f'the study already held {trials} trials')
+            s.stop(); return math.nan
+        st.record_heartbeat(trial._trial_id)  # first heartbeat: a worker killed from now on is seen
         echo(f"trial {trial.number} started")
         return objective(trial)
     def done(study, t):
@@ -294,14 +317,16 @@ def tune_command(study:str='mlp', # the study's name: workers with the same --st
         if t.state.name == 'PRUNED': what = f"pruned after {len(t.intermediate_values)} epoch(s)"
         if 'not_run' not in t.user_attrs: echo(f"trial {t.number} {what}: {t.params}")
     if n < trials or waiting:
-        s.optimize(run, callbacks=[optuna.study.MaxTrialsCallback(trials, states=counted), done], gc_after_trial=False)
+        s.optimize(run, callbacks=[optuna.study.MaxTrialsCallback(trials, states=counted), done],
+                   gc_after_trial=False)
     counts = _counts(s)
-    out = dict(study=study, storage=where, trials=counts, best_value=None, recipe=None, recipe_file=None)
+    out = dict(study=study, storage=where, trials=counts, best_value=None, recipe=None,
+               recipe_file=None)
     if counts.get('COMPLETE'):
         out.update(best_value=s.best_value, best_trial=s.best_trial.number, recipe=best_recipe(s))
-        if recipe_out is None: _recipe_path(study).parent.mkdir(exist_ok=True)  # runs/, as `train` makes it
+        if recipe_out is None: _recipe_path(study).parent.mkdir(exist_ok=True)  # runs/, as `train`
         out['recipe_file'] = write_recipe(recipe_out or _recipe_path(study), out['recipe'])
-        echo(f"best: trial {s.best_trial.number}, validation accuracy {s.best_value:.4f}; its recipe: "
-             f"{out['recipe_file']} (`mlp-nbdev train --recipe {out['recipe_file']}`)")
+        echo(f"best: trial {s.best_trial.number}, validation accuracy {s.best_value:.4f}; "
+             f"its recipe: {out['recipe_file']} (`mlp-nbdev train --recipe {out['recipe_file']}`)")
     echo(f"study {study!r}: " + ', '.join(f"{v} {k.lower()}" for k, v in sorted(counts.items())))
     return out
