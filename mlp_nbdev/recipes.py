@@ -12,6 +12,7 @@ from torch import nn
 from .data import load_data_fashion_mnist
 from .train import History, train_ch3
 from .concise import make_net
+from .docs import params_in_doc
 
 # %% auto #0
 __all__ = ['RECIPES', 'get_recipe', 'make_trainer', 'seed_all', 'run_recipe', 'ablation_rows', 'rows_to_markdown']
@@ -89,6 +90,7 @@ def seed_all(seed:int, # the seed
     if getattr(train_iter, 'gen', None) is not None: train_iter.gen.manual_seed(seed)
 
 # %% ../nbs/08_recipes.ipynb #n015
+@params_in_doc
 def run_recipe(recipe:str|Mapping='seed', # a name in `RECIPES`, or a recipe (see `get_recipe`)
                model:str='concise', # 'concise' or 'scratch'; ignored when `net` is given
                num_epochs:int=10, # passes over the training data

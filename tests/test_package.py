@@ -140,3 +140,20 @@ def test_venv_of_another_python_stops(tmp_path):
     assert f'make PYTHON=python{want}' in said and 'make CONSTRAINTS=' in said, \
         (r.returncode, r.stdout, r.stderr)
     assert not (tmp_path/'venv'/'.installed').exists()
+
+HELPED = {'mlp_nbdev.train': 'train_ch3', 'mlp_nbdev.recipes': 'run_recipe', 'mlp_nbdev.data': 'load_data_fashion_mnist',
+          'mlp_nbdev.loop': 'Learner'}
+
+@pytest.mark.parametrize('module,name', HELPED.items())
+def test_help_shows_the_parameters(module, name):
+    "`help()` in a fresh interpreter lists every documented parameter with its comment, each written once in the source."
+    import importlib
+    from fastcore.docments import docments
+    code = f"import pydoc, {module} as m; print(pydoc.render_doc(m.{name}, renderer=pydoc.plaintext))"
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    text = ' '.join(r.stdout.split())
+    dm = {k: v for k, v in docments(getattr(importlib.import_module(module), name)).items() if v and k != 'return'}
+    assert dm, f"{module}.{name} has no docments"
+    missing = [k for k, v in dm.items() if f"{k}" not in text or ' '.join(v.split()) not in text]
+    assert not missing, f"help({name}) lacks the parameters {missing}:\n{r.stdout[:3000]}"
