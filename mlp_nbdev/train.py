@@ -114,7 +114,7 @@ def _check_figure_path(path:str|os.PathLike):
 
 class Curves(Callback):
     "The recorded curves, a point per epoch: live in Jupyter, kept in `history.figure`, saved to `save_path`."
-    order = 5
+    order = -5 # before `EpochLine`: in Jupyter the figure stands above the first epoch's line, not below it
     def __init__(self,
                  live:bool=False, # redraw in place after every epoch (in Jupyter)
                  save_path:str|os.PathLike|None=None, # write the final figure there as a PNG
