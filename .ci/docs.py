@@ -207,6 +207,9 @@ PROBE = r"""() => {
   for (const i of document.querySelectorAll('img'))
     if (!(i.getAttribute('alt') || '').trim()) out.noalt.push(i.getAttribute('src'));
   out.text = document.body.innerText;
+  const prose = document.body.cloneNode(true);  // the text outside code and maths, for raw TeX
+  for (const e of prose.querySelectorAll('code, pre, script, style, math, textarea')) e.remove();
+  out.prose = prose.textContent; out.maths = document.querySelectorAll('math').length;
   return out;
 }"""
 
@@ -234,11 +237,12 @@ def browser_problems(shots=None):
             for w in WIDTHS:
                 ctx = browser.new_context(viewport={'width': w, 'height': 900 if w > 500 else 844})
                 ctx.route('**/*', lambda route: route.continue_() if route.request.url.startswith(base) else route.abort())
+                page, away, errors = ctx.new_page(), [], []
+                page.on('request', lambda r: away.append(r.url) if not r.url.startswith((base, 'data:')) else None)
+                page.on('console', lambda m: errors.append(m.text) if m.type == 'error' else None)
+                page.on('pageerror', lambda e: errors.append(str(e)))
                 for name in pages:
-                    page, away, errors = ctx.new_page(), [], []
-                    page.on('request', lambda r: away.append(r.url) if not r.url.startswith(base) and not r.url.startswith('data:') else None)
-                    page.on('console', lambda m: errors.append(m.text) if m.type == 'error' else None)
-                    page.on('pageerror', lambda e: errors.append(str(e)))
+                    away.clear(); errors.clear()
                     page.goto(base + name, wait_until='load')
                     r = page.evaluate(PROBE)
                     where = f"{name} at {w} px"
@@ -248,16 +252,14 @@ def browser_problems(shots=None):
                         probs += [f"{name}: markdown link shown as text: {m[0][:120]!r}" for m in MD_LINK.finditer(r['text'])]
                         probs += [f"{name}: image without alt text: {s}" for s in r['noalt']]
                         probs += [f"{where}: wider than its column: {o}" for o in r['overflow']]
-                        v = Visible(page.content())
-                        if m := TEX.search(v.text):
-                            probs.append(f"{name}: raw TeX a reader sees: {v.text[max(0, m.start()-40):m.end()+40].strip()!r} "
+                        if m := TEX.search(r['prose']):
+                            probs.append(f"{name}: raw TeX a reader sees: {r['prose'][max(0, m.start()-40):m.end()+40].strip()!r} "
                                          f"(maths goes in $...$ or $$...$$ in markdown; html-math-method: mathml typesets it)")
-                        if v.maths: seen.append(f"{name} ({v.maths})")
+                        if r['maths']: seen.append(f"{name} ({r['maths']})")
                     elif r['page'] > r['view'] + 1:
                         probs.append(f"{where}: the page is {r['page']} px wide, wider than the screen; widest: "
                                      + '; '.join(r['wide'][:3]))
                     if shots: page.screenshot(path=str(Path(shots)/f"{name[:-5]}-{w}.png"), full_page=True)
-                    page.close()
                 ctx.close()
             browser.close()
     finally: srv.shutdown()
