@@ -191,9 +191,10 @@ PROBE = r"""() => {
   for (const e of main.querySelectorAll('div.sourceCode, pre, table')) {
     if (e.tagName === 'PRE' && e.closest('div.sourceCode')) continue;
     if (e.closest('.callout-collapse:not(.show), .collapse:not(.show)')) continue;  // a closed callout: not drawn
-    const r = e.getBoundingClientRect();
-    if (e.scrollWidth > e.clientWidth + 1 || r.right > right + 1)
-      out.overflow.push(what(e) + ': ' + Math.max(e.scrollWidth, Math.round(r.width)) + ' px in a ' +
+    const r = e.getBoundingClientRect(), inner = e.tagName === 'DIV' ? e.querySelector('pre') : null;
+    const need = Math.max(e.scrollWidth, inner ? inner.scrollWidth + (e.clientWidth - inner.clientWidth) : 0);
+    if (need > e.clientWidth + 1 || r.right > right + 1)
+      out.overflow.push(what(e) + ': ' + Math.max(need, Math.round(r.width)) + ' px in a ' +
                         Math.round(Math.min(e.clientWidth, right - r.left)) + ' px column');
   }
   if (out.page > out.view + 1) {  // the elements that stick out of the screen, not inside a scroll box

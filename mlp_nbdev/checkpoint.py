@@ -202,7 +202,8 @@ class MetricsLogger(Callback):
         _write_json(self.out/'metrics.json', dict(config=self.config, history=records, final=_final(records)))
     def _csv(self, path:Path, records:list[dict]):
         columns = list(dict.fromkeys(k for r in records for k in r))   # every key, in order of appearance
-        if columns == self.columns and self.rows == len(records) - 1:  # one more row of the same columns: append it
+        # one more row of the same columns: append it
+        if columns == self.columns and self.rows == len(records) - 1:
             with writing(path), open(path, 'a', newline='') as f: csv.DictWriter(f, columns).writerow(records[-1])
         else:
             def write(t):
@@ -226,10 +227,12 @@ class TensorBoardCB(Callback):
         except ImportError:
             raise ImportError("TensorBoard logging needs the tensorboard package: pip install 'mlp_nbdev[tensorboard]' "
                               "(or pip install tensorboard).") from None
-        self.make = lambda first: SummaryWriter(str(self.log_dir), purge_step=first)  # drops events from `first` on
+        # drops events from `first` on
+        self.make = lambda first: SummaryWriter(str(self.log_dir), purge_step=first)
     def after_epoch(self, learn):
         r = learn.history[-1]
-        if self.writer is None: self.writer = self.make(r['epoch'])  # a continued run's first new epoch
+        # a continued run's first new epoch
+        if self.writer is None: self.writer = self.make(r['epoch'])
         for k, v in r.items():
             if k != 'epoch' and isinstance(v, (int, float)): self.writer.add_scalar(_tag(k), v, r['epoch'])
         self.writer.flush()

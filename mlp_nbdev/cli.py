@@ -137,7 +137,8 @@ def _train(out:Path, config:dict, r:dict, dev, data, echo, resumed:dict|None=Non
     if config.get('tensorboard'): cbs.append(TensorBoardCB(out/'tensorboard'))
     net, history = run_recipe(r, model, epochs, hidden, config['seed'], data=data_iters, device=dev, draw=False,
                               progress=sys.stdout.isatty(), amp=dtype, cbs=cbs)  # curves.png: `write_run`
-    if len(history) <= (resumed['epoch'] if resumed else 0): raise KeyboardInterrupt  # no epoch completed
+    # no epoch completed
+    if len(history) <= (resumed['epoch'] if resumed else 0): raise KeyboardInterrupt
     m = write_run(out, net, history, config, data_iters[1], time.perf_counter() - t0, dev)
     if history.interrupted:
         echo(f"interrupted: {cb.path} holds epoch {cb.saved} of {epochs}; `mlp-nbdev evaluate {cb.path}` tests it and "
@@ -306,13 +307,16 @@ def main(argv:list[str]|None=None, # arguments after the program name; `None`: `
     def term(signum, frame): stopped.append(signum); raise Terminated
     on_term = signal.signal(signal.SIGTERM, term)
     try:
-        with warnings.catch_warnings():  # a library warning is one line too, e.g. --amp bf16 where it is slower
+        # a library warning is one line too, e.g. --amp bf16 where it is slower
+        with warnings.catch_warnings():
             warnings.showwarning = warn
             result = COMMANDS[command](**args)
     except (UsageError, RunDirError, TuneUsageError) as e: err(e); return 2
     except BrokenPipeError:  # `mlp-nbdev evaluate ... | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); return 141  # as SIGPIPE would
-    except (DataError, CheckpointError, DivergenceError, OSError) as e: err(e); return 1  # `WriteError` is an `OSError`
+        # as SIGPIPE would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); return 141
+    # `WriteError` is an `OSError`
+    except (DataError, CheckpointError, DivergenceError, OSError) as e: err(e); return 1
     except KeyboardInterrupt as e:
         what = 'terminated' if isinstance(e, Terminated) else 'interrupted'
         err(f"{what} before the first epoch completed; no epoch was saved." if command == 'train' else f"{what}.")

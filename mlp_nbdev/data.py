@@ -88,7 +88,8 @@ def _place(root:Path, fill, src:str, names:list[str]|None=None)->Path:
                 for name in names or RAW_FILES: os.replace(tmp/name, dest/name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if not any(dest.parent.iterdir()): dest.parent.rmdir()  # leave no empty FashionMNIST/ behind either
+        # leave no empty FashionMNIST/ behind either
+        if not any(dest.parent.iterdir()): dest.parent.rmdir()
     return dest
 
 # %% ../nbs/02_data.ipynb #c018
@@ -102,7 +103,8 @@ def _from_debian(debian_dir:Path):
             except (OSError, EOFError) as e:
                 raise DataError(f"Cannot decompress {src} ({e}); reinstall it: "
                                 f"`apt-get install --reinstall dataset-fashion-mnist`.") from e
-            with writing(tmp.parent/'raw'/name): (tmp/name).write_bytes(data)  # named where it was going
+            # named where it was going
+            with writing(tmp.parent/'raw'/name): (tmp/name).write_bytes(data)
     return fill
 
 # %% ../nbs/02_data.ipynb #c019
@@ -124,7 +126,8 @@ def get_fashion_mnist(root:str|os.PathLike|None=None, # data root; `None`: see `
     root, raw, debian_dir = data_root(root), raw_dir(root), Path(debian_dir)
     missing = [n for n in RAW_FILES if not (raw/n).exists()]
     for name in RAW_FILES:
-        if name not in missing: check_raw_file(raw/name, md5=False)  # damaged: the message says to delete it
+        # damaged: the message says to delete it
+        if name not in missing: check_raw_file(raw/name, md5=False)
     if not missing: return root
     if all((debian_dir/f'{n}.gz').is_file() for n in RAW_FILES): src, fill = f"Debian's {debian_dir}", _from_debian(debian_dir)
     elif download: src, fill = 'the download', _from_torchvision
@@ -203,7 +206,8 @@ def fashion_mnist_tensors(train:bool=True, # the 60,000 training images, else th
     "One split of Fashion-MNIST as two tensors: from the checked cache, else read by torchvision (and cached)."
     cached = read_cache(train, root)
     if cached is not None: return cached
-    from torchvision.datasets import FashionMNIST  # only on a cache miss: it takes seconds to import
+    # only on a cache miss: it takes seconds to import
+    from torchvision.datasets import FashionMNIST
     root = get_fashion_mnist(root)
     stamps = _raw_stamps(train, root)  # before reading: a file changed meanwhile makes the next start rebuild
     for name in _split_files(train): check_raw_file(raw_dir(root)/name)
@@ -303,7 +307,8 @@ def load_data_fashion_mnist(batch_size:int, # samples per batch
     "Fashion-MNIST as `(train_iter, test_iter)`, d2l's interface, batches cut from tensors held in memory."
     _check_batch_size(batch_size); _check_resize(resize)
     (Xtr, ytr), (Xte, yte) = fashion_mnist_tensors(True, root), fashion_mnist_tensors(False, root)
-    train_kw, test_kw = dict(shuffle=True, seed=seed), dict(shuffle=False)  # the held-out part is read as the test set
+    # the held-out part is read as the test set
+    train_kw, test_kw = dict(shuffle=True, seed=seed), dict(shuffle=False)
     test_iter = TensorBatches(Xte, yte, batch_size, resize=resize, device=device, **test_kw)
     if not valid: return TensorBatches(Xtr, ytr, batch_size, resize=resize, device=device, **train_kw), test_iter
     tr, va = split_train_valid(ytr, valid, valid_seed)

@@ -112,7 +112,8 @@ def plot_stats(self:ActivationStats, figsize:tuple=(9, 5)):
             if key == 'zeros' and not isinstance(m, _ACTIVATIONS) or key == 'grad' and n not in self.weights: continue
             ax.plot(self.steps, self.stat(n, key), c=f'C{i % 10}', label=_label(n, m))
         ax.set_title(title, fontsize='medium')
-    for ax in axs[0, 1], axs[1, 1]: ax.set_yscale('log')  # scales that differ by orders of magnitude between layers
+    # scales that differ by orders of magnitude between layers
+    for ax in axs[0, 1], axs[1, 1]: ax.set_yscale('log')
     for ax in axs[1]: ax.set_xlabel('training step')
     fig.legend(*axs[0, 0].get_legend_handles_labels(), loc='outside right upper', fontsize='small')
     return fig

@@ -79,7 +79,8 @@ class Animator:
         from matplotlib.figure import Figure
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         self.fig = Figure(figsize=figsize, layout='constrained')
-        FigureCanvasAgg(self.fig)  # a figure of our own, unknown to pyplot: nothing is shown unless we show it
+        # a figure of our own, unknown to pyplot: nothing is shown unless we show it
+        FigureCanvasAgg(self.fig)
         self.axes = self.fig.subplots(nrows, ncols, squeeze=False).flatten()
         self.config = dict(legend=legend, xlabel=xlabel, ylabel=ylabel, xlim=xlim, ylim=ylim, xscale=xscale, yscale=yscale)
         self.fmts, self.X, self.Y = fmts, None, None

@@ -125,7 +125,8 @@ def _lock(folder:Path)->int:
     with writing(lock): fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        # a holder that ended meanwhile removed the file this fd opened: another process may lock the new one
+        # a holder that ended meanwhile removed the file this fd opened: another process may lock
+        # the new one
         if os.fstat(fd).st_ino != os.stat(lock).st_ino: raise BlockingIOError
     except (BlockingIOError, FileNotFoundError):
         pid = os.pread(fd, 32, 0).decode(errors='replace').strip()
@@ -153,7 +154,8 @@ def claim_run_dir(path:str|os.PathLike, # the new run's folder; made with its pa
                            f"pass a new folder, or continue the run in it (`mlp-nbdev train --resume {folder}`).")
     if names := _contents(folder): raise refuse(names)
     lock = RunLock(folder, _lock(folder), created)
-    if names := _contents(folder):  # another run took it, wrote and ended between the look and the lock
+    # another run took it, wrote and ended between the look and the lock
+    if names := _contents(folder):
         lock.release(); raise refuse(names)
     return lock
 

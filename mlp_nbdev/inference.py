@@ -46,7 +46,8 @@ def resolve_device(device:str|torch.device|None=None, # 'cuda', 'cuda:1', 'mps',
         i = torch.cuda.current_device() if device.index is None else device.index
         if i >= torch.cuda.device_count():
             raise ValueError(f"device={str(device)!r} but there are only {torch.cuda.device_count()} CUDA GPU(s).")
-        return torch.device('cuda', i)  # 'cuda' becomes 'cuda:0', the name tensors report, so no needless moves
+        # 'cuda' becomes 'cuda:0', the name tensors report, so no needless moves
+        return torch.device('cuda', i)
     if device.type == 'mps':
         if not _mps_available(): raise ValueError("device='mps' but PyTorch sees no MPS GPU; use try_gpu() instead.")
         return torch.device('mps', device.index or 0)
@@ -139,9 +140,11 @@ def _probe(device:torch.device, reps:int=7, rounds:int=3)->float:
             with _autocast(dtype, device): l = F.cross_entropy(torch.relu(X @ W1) @ W2, y)
             l.backward()
         return timed(forward_backward, device)
-    for _ in range(3): step(torch.bfloat16), step(None)  # warm-ups: the first bfloat16 steps compile kernels
+    # warm-ups: the first bfloat16 steps compile kernels
+    for _ in range(3): step(torch.bfloat16), step(None)
     ratios = []
-    for _ in range(rounds):  # a median of rounds: one busy moment of a shared machine does not decide
+    # a median of rounds: one busy moment of a shared machine does not decide
+    for _ in range(rounds):
         times = [(step(torch.bfloat16), step(None)) for _ in range(reps)]  # interleaved, so a busy moment hits both
         ratios.append(min(b for b, _ in times) / min(f for _, f in times))
     return statistics.median(ratios)

@@ -180,7 +180,8 @@ def _prepare(self:Learner, num_epochs:int):
     _check_args(self.net, self.loss_func, self.opt, num_epochs, **iters)
     self.device = resolve_device(self.device_arg, self.net)
     if self.device_arg is not None and isinstance(self.net, nn.Module): self.net.to(self.device)
-    self._sums = not isinstance(self.opt, torch.optim.Optimizer)  # d2l's `updater(batch_size)` wants gradient sums
+    # d2l's `updater(batch_size)` wants gradient sums
+    self._sums = not isinstance(self.opt, torch.optim.Optimizer)
     self._events = {e: [getattr(cb, e) for cb in self.cbs if hasattr(cb, e)] for e in EVENTS}
     self.num_epochs, self.history, self.epoch, self.error, self.dtype = num_epochs, History(), 0, None, None
 
@@ -215,7 +216,8 @@ def _do_one_batch(self:Learner):
     self.loss_grad = self._reduce()
     self.batch_loss = self.loss_grad.detach() / len(self.y) if self._sums else self.loss_grad.detach()
     if not self.training: return
-    self._with_events(self._backward, 'backward', ())  # no cancel of their own: CancelBatchException skips them
+    # no cancel of their own: CancelBatchException skips them
+    self._with_events(self._backward, 'backward', ())
     self._with_events(self._step, 'step', ())
 
 @patch
@@ -333,7 +335,8 @@ class Autocast(Callback):
     def before_batch(self, learn):
         if self.dtype is None: return
         self._leave()
-        self.ctx = _autocast(self.dtype, learn.X.device)  # a fresh context per batch: no weight cast outlives a step
+        # a fresh context per batch: no weight cast outlives a step
+        self.ctx = _autocast(self.dtype, learn.X.device)
         self.ctx.__enter__()
     def after_loss(self, learn): self._leave()
     def after_cancel_batch(self, learn): self._leave()  # cancelled before the loss

@@ -87,7 +87,8 @@ class ProgressBar(Callback):
     def before_train(self, learn): learn.batches = self.bar = _progress_bar(learn.train_iter, self.frontend)
     def after_train(self, learn): self.bar = None
     def after_fit(self, learn):
-        if self.bar is not None: self.bar.on_interrupt()  # mark or clear the bar, whatever stopped the epoch
+        # mark or clear the bar, whatever stopped the epoch
+        if self.bar is not None: self.bar.on_interrupt()
         self.bar = None
 
 # %% ../nbs/05_training.ipynb #t112
@@ -233,7 +234,8 @@ def predict(net, # an `nn.Module`, or any function from `X` to scores
             scale:float=1.5, # inches per image
            )->Tensor: # the predicted classes of the `n` images
     "Show `n` test images titled with their true and predicted labels (d2l's `predict_ch3`); return the predictions."
-    from mlp_nbdev.data import get_fashion_mnist_labels  # Fashion-MNIST's names, only when no labels are given
+    # Fashion-MNIST's names, only when no labels are given
+    from mlp_nbdev.data import get_fashion_mnist_labels
     batch = next(iter(test_iter), None)
     if batch is None: raise ValueError("test_iter has no batches.")
     X, y = batch
