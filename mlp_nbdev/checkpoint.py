@@ -83,8 +83,10 @@ def save_checkpoint(path:str|os.PathLike, # where to write, e.g. `runs/x/model.p
 
 # %% ../nbs/11_checkpoint.ipynb #c011
 def load_checkpoint(path:str|os.PathLike, # a file written by `save_checkpoint`
-                    net:nn.Module|None=None, # load into this model; `None`: build it from the checkpoint's config
-                    verify:bool=True, # refuse a file whose contents no longer match the SHA-256 saved in it
+                    # load into this model; `None`: build it from the checkpoint's config
+                    net:nn.Module|None=None,
+                    # refuse a file whose contents no longer match the SHA-256 saved in it
+                    verify:bool=True,
                    )->tuple[nn.Module, dict]: # the model (in eval mode) and the whole checkpoint
     "Load a checkpoint safely (`weights_only=True`), with clear errors for a missing, damaged, changed or mismatched file."
     path = Path(path)
@@ -128,7 +130,8 @@ class CheckpointCB(Callback):
                  config:dict, # how to rebuild the net: `model`, `num_hiddens`, recipe keys, ...
                 ): self.path, self.config, self.saved = Path(path), config, 0
     def _save(self, learn, epoch:int):
-        opt = learn.opt if isinstance(learn.opt, torch.optim.Optimizer) else None  # d2l's `updater` has no state
+        # d2l's `updater` has no state
+        opt = learn.opt if isinstance(learn.opt, torch.optim.Optimizer) else None
         save_checkpoint(self.path, learn.net, self.config, epoch, opt=opt,
                         scheduler=_scheduler(learn), train_iter=learn.train_iter, history=learn.history)
         self.saved = epoch
@@ -147,7 +150,8 @@ def _load_state(obj, state, what:str):
 def restore_training_state(ckpt:dict, # a checkpoint, as `load_checkpoint` returns it
                            opt:torch.optim.Optimizer|None=None, # gets the saved optimizer state
                            scheduler=None, # gets the saved scheduler state
-                           train_iter=None, # training batches; their generator (`.gen`), if any, gets the saved one
+                           # training batches; their generator (`.gen`), if any, gets the saved one
+                           train_iter=None,
                           )->History: # the records of the epochs the checkpoint holds
     "Put the optimizer, scheduler and random states saved in `ckpt` back, to continue the run."
     missing = [k for k, x in dict(optimizer=opt, scheduler=scheduler, history=1, rng=1).items() if x is not None and k not in ckpt]
@@ -201,7 +205,8 @@ class MetricsLogger(Callback):
         self._csv(self.out/'metrics.csv', records)
         _write_json(self.out/'metrics.json', dict(config=self.config, history=records, final=_final(records)))
     def _csv(self, path:Path, records:list[dict]):
-        columns = list(dict.fromkeys(k for r in records for k in r))   # every key, in order of appearance
+        # every key, in order of appearance
+        columns = list(dict.fromkeys(k for r in records for k in r))
         # one more row of the same columns: append it
         if columns == self.columns and self.rows == len(records) - 1:
             with writing(path), open(path, 'a', newline='') as f: csv.DictWriter(f, columns).writerow(records[-1])

@@ -54,7 +54,8 @@ def _set_threads(threads:int|None):
     if threads is not None: torch.set_num_threads(threads)
 
 _TRAIN_SIZE = 60_000  # Fashion-MNIST's training images
-_OPT_STATE = dict(sgd=1, nesterov=1, adamw=2)  # tensors of optimizer state per parameter (momentum; Adam's two moments)
+# tensors of optimizer state per parameter (momentum; Adam's two moments)
+_OPT_STATE = dict(sgd=1, nesterov=1, adamw=2)
 
 def _available_memory(dev:torch.device)->int|None:
     "Bytes free for tensors on `dev`: CUDA's own count, else the system's `MemAvailable`; `None` when unknown."
@@ -74,7 +75,8 @@ def _check_limits(r:dict, # the recipe, with the user's lr and batch size
         raise UsageError(f"--batch-size {bs} is larger than the training set ({_TRAIN_SIZE} images): pass at most {_TRAIN_SIZE}.")
     params = (784 + 1) * hidden + (hidden + 1) * 10
     tensors = 2 + _OPT_STATE[r['optimizer']]  # the weights, their gradients, the optimizer's state
-    need = 4 * (params * tensors + 4 * bs * (784 + hidden + 10))  # float32; a batch's inputs and activations, a few times
+    # float32; a batch's inputs and activations, a few times
+    need = 4 * (params * tensors + 4 * bs * (784 + hidden + 10))
     free = _available_memory(dev)
     if free is not None and need > free:
         raise UsageError(f"--hidden {hidden} with --batch-size {bs} needs about {need / 2**30:,.1f} GiB on {dev} (the weights, "
@@ -86,16 +88,21 @@ def train(model:str='concise', # 'concise' (nn.Sequential) or 'scratch' (hand-wr
           recipe:str='seed', # a recipe file (.json, as `mlp-nbdev tune` writes), or 'seed': the notes' recipe (SGD lr 0.1, batch 256); 'best': normalized inputs, Kaiming init, Nesterov SGD (lr 0.1, one-cycle schedule, weight decay 5e-4), label smoothing 0.1, batch 128
           epochs:int|None=None, # passes over the training data (default: 10; with --resume, the run's own; more continues it further)
           lr:float|None=None, # learning rate (default: the recipe's, 0.1 for both)
-          batch_size:int|None=None, # samples per batch (default: the recipe's, 256 for seed, 128 for best)
+          # samples per batch (default: the recipe's, 256 for seed, 128 for best)
+          batch_size:int|None=None,
           hidden:int=256, # hidden units
           seed:int=0, # random seed for the initial weights and the shuffle
-          device:str|None=None, # 'cpu', 'cuda', 'mps' (default: a GPU if there is one, else the CPU)
+          # 'cpu', 'cuda', 'mps' (default: a GPU if there is one, else the CPU)
+          device:str|None=None,
           amp:str|None=None, # 'auto': bfloat16 autocast where a short probe finds it faster than float32 on this machine; 'bf16': bfloat16 autocast, or float32 with a warning where it is 1.2x slower or more (default: float32)
-          data:Path|None=None, # data root holding FashionMNIST/raw (default: $MLP_NBDEV_DATA, else ~/.cache/mlp_nbdev)
+          # data root holding FashionMNIST/raw (default: $MLP_NBDEV_DATA, else ~/.cache/mlp_nbdev)
+          data:Path|None=None,
           out:Path|None=None, # output folder, new or empty (default: runs/<timestamp>)
           resume:Path|None=None, # a run folder to continue from its model.pt, with its own settings (only --epochs, --device, --data, --threads apply)
-          threads:int|None=None, # CPU threads for torch (default: torch's choice, or $OMP_NUM_THREADS)
-          tensorboard:bool=False, # also write TensorBoard event files into OUT/tensorboard (needs the tensorboard package)
+          # CPU threads for torch (default: torch's choice, or $OMP_NUM_THREADS)
+          threads:int|None=None,
+          # also write TensorBoard event files into OUT/tensorboard (needs the tensorboard package)
+          tensorboard:bool=False,
           echo=print, # where the progress lines go
          )->dict: # the metrics written to `metrics.json`
     "Train an MLP on Fashion-MNIST; write metrics.json and metrics.csv (every epoch), model.pt (every epoch), curves.png and predictions.png."
@@ -136,7 +143,8 @@ def _train(out:Path, config:dict, r:dict, dev, data, echo, resumed:dict|None=Non
     cbs = [cb, MetricsLogger(out, config)] + ([ResumeCB(resumed)] if resumed else [])
     if config.get('tensorboard'): cbs.append(TensorBoardCB(out/'tensorboard'))
     net, history = run_recipe(r, model, epochs, hidden, config['seed'], data=data_iters, device=dev, draw=False,
-                              progress=sys.stdout.isatty(), amp=dtype, cbs=cbs)  # curves.png: `write_run`
+                              # curves.png: `write_run`
+                              progress=sys.stdout.isatty(), amp=dtype, cbs=cbs)
     # no epoch completed
     if len(history) <= (resumed['epoch'] if resumed else 0): raise KeyboardInterrupt
     m = write_run(out, net, history, config, data_iters[1], time.perf_counter() - t0, dev)
@@ -155,7 +163,8 @@ def _resume(out:Path, epochs:int|None, dev, data, echo)->dict:
     with lock_run_dir(out):  # no other run writes this folder meanwhile
         _, ckpt = load_checkpoint(out/'model.pt')
         config = dict(ckpt['config'])
-        old = {'cycle_momentum': config.get('schedule') == 'onecycle'}  # runs saved before the key: one-cycle cycled it
+        # runs saved before the key: one-cycle cycled it
+        old = {'cycle_momentum': config.get('schedule') == 'onecycle'}
         r = get_recipe({**old, **{k: config[k] for k in RECIPES['seed'] if k in config}})
         planned, epochs = config['epochs'], epochs or config['epochs']
         if r['schedule'] == 'onecycle' and epochs != planned:
@@ -200,14 +209,16 @@ def find_data(data:Path|None=None, # data root (the option's help is `train`'s)
 
 # %% ../nbs/12_cli.ipynb #n007b
 def find_lr(model:str='concise', # the model (the option's help is `train`'s)
-            recipe:str='seed', # the recipe whose network, loss and optimizer are tested (its schedule plays no part)
+            # the recipe whose network, loss and optimizer are tested (its schedule plays no part)
+            recipe:str='seed',
             batch_size:int|None=None, # samples per batch (the option's help is `train`'s)
             hidden:int=256, # hidden units
             seed:int=0, # random seed for the initial weights and the shuffle
             device:str|None=None, # where to run (the option's help is `train`'s)
             data:Path|None=None, # data root (the option's help is `train`'s)
             start_lr:float=1e-4, # the range test's first learning rate
-            end_lr:float=10., # its last, reached after --num-iter batches unless the loss explodes first
+            # its last, reached after --num-iter batches unless the loss explodes first
+            end_lr:float=10.,
             num_iter:int=300, # batches at most
             plot:Path|None=None, # the curve's PNG (default: runs/lr-find-<timestamp>.png)
             threads:int|None=None, # CPU threads (the option's help is `train`'s)
@@ -270,7 +281,8 @@ def _add_options(parser:argparse.ArgumentParser, command, shared=train):
     own, common = docments(command, full=True, returns=False), docments(shared, returns=False)
     for name, d in own.items():
         if name == 'echo': continue
-        shared_help = "the option's help is `train`'s" in (d.docment or '')  # written once, on `train`
+        # written once, on `train`
+        shared_help = "the option's help is `train`'s" in (d.docment or '')
         kw = dict(type=_TYPES.get(name), choices=_CHOICES.get(name), help=common[name] if shared_help else d.docment)
         if d.default is inspect.Parameter.empty: parser.add_argument(name, **kw); continue
         if isinstance(d.default, bool):  # a switch: `--tensorboard` turns it on

@@ -21,7 +21,8 @@ __all__ = ['ENV_VAR', 'DEBIAN_DIR', 'RAW_FILES', 'CACHE_VERSION', 'TEXT_LABELS',
 
 # %% ../nbs/02_data.ipynb #c006
 ENV_VAR = 'MLP_NBDEV_DATA'
-DEBIAN_DIR = Path('/usr/share/datasets/fashion-mnist')  # where Debian's `dataset-fashion-mnist` puts the .gz files
+# where Debian's `dataset-fashion-mnist` puts the .gz files
+DEBIAN_DIR = Path('/usr/share/datasets/fashion-mnist')
 
 # %% ../nbs/02_data.ipynb #c007
 def data_root(root:str|os.PathLike|None=None, # a folder; `None`: `$MLP_NBDEV_DATA`, else `~/.cache/mlp_nbdev`
@@ -118,7 +119,8 @@ def _from_torchvision(tmp:Path):
 
 # %% ../nbs/02_data.ipynb #c020
 def get_fashion_mnist(root:str|os.PathLike|None=None, # data root; `None`: see `data_root`
-                      debian_dir:str|os.PathLike=DEBIAN_DIR, # where Debian's `dataset-fashion-mnist` keeps its .gz files
+                      # where Debian's `dataset-fashion-mnist` keeps its .gz files
+                      debian_dir:str|os.PathLike=DEBIAN_DIR,
                       download:bool=True, # fall back to torchvision's download
                       verbose:bool=True, # print the path when the data is placed there
                      )->Path: # the data root, holding `FashionMNIST/raw`
@@ -209,7 +211,8 @@ def fashion_mnist_tensors(train:bool=True, # the 60,000 training images, else th
     # only on a cache miss: it takes seconds to import
     from torchvision.datasets import FashionMNIST
     root = get_fashion_mnist(root)
-    stamps = _raw_stamps(train, root)  # before reading: a file changed meanwhile makes the next start rebuild
+    # before reading: a file changed meanwhile makes the next start rebuild
+    stamps = _raw_stamps(train, root)
     for name in _split_files(train): check_raw_file(raw_dir(root)/name)
     ds = FashionMNIST(root, train=train, download=False)
     try: write_cache(train, root, ds.data, ds.targets, stamps)
@@ -238,9 +241,12 @@ class TensorBatches:
                  labels:Tensor, # `int64 (N,)`
                  batch_size:int, # samples per batch (the last batch may be smaller)
                  shuffle:bool=False, # draw a new permutation every epoch
-                 resize:int|tuple[int,int]|None=None, # resize whole batches to this size (bilinear, antialiased)
-                 seed:int|None=None, # seed of this iterable's own generator; `None`: torch's global generator
-                 device:str|torch.device|None=None, # put both tensors there once; batches come out there
+                 # resize whole batches to this size (bilinear, antialiased)
+                 resize:int|tuple[int,int]|None=None,
+                 # seed of this iterable's own generator; `None`: torch's global generator
+                 seed:int|None=None,
+                 # put both tensors there once; batches come out there
+                 device:str|torch.device|None=None,
                 ):
         _check_batch_size(batch_size)
         self.size = _check_resize(resize)
@@ -286,10 +292,12 @@ def split_train_valid(labels:Tensor, # `int64 (N,)`: the labels of the images to
     counts = torch.bincount(labels)
     exact = counts.double() * valid / n
     quota = exact.floor().long()
-    rest = valid - int(quota.sum())  # whole images still to give: the largest remainders give one more each
+    # whole images still to give: the largest remainders give one more each
+    rest = valid - int(quota.sum())
     quota[torch.argsort(exact - quota, descending=True, stable=True)[:rest]] += 1
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    by_class = perm[torch.argsort(labels[perm], stable=True)]  # grouped by class, in random order within each
+    # grouped by class, in random order within each
+    by_class = perm[torch.argsort(labels[perm], stable=True)]
     starts = (torch.cumsum(counts, 0) - counts).tolist()
     held = torch.zeros(n, dtype=torch.bool)
     held[torch.cat([by_class[s:s + q] for s, q in zip(starts, quota.tolist())])] = True
@@ -297,12 +305,18 @@ def split_train_valid(labels:Tensor, # `int64 (N,)`: the labels of the images to
 
 # %% ../nbs/02_data.ipynb #c053
 def load_data_fashion_mnist(batch_size:int, # samples per batch
-                            resize:int|tuple[int,int]|None=None, # resize images to this size (whole batches, bilinear)
-                            root:str|os.PathLike|None=None, # data root; `None`: `$MLP_NBDEV_DATA`, else `~/.cache/mlp_nbdev`
-                            device:str|torch.device|None=None, # put the data there once (e.g. 'cuda'); `None`: CPU
-                            seed:int|None=None, # seed for the training shuffle; `None`: torch's global generator
-                            valid:int=0, # training images held out for validation (`split_train_valid`); 0: none
-                            valid_seed:int=0, # the seed of that split: the same seed, the same held-out images
+                            # resize images to this size (whole batches, bilinear)
+                            resize:int|tuple[int,int]|None=None,
+                            # data root; `None`: `$MLP_NBDEV_DATA`, else `~/.cache/mlp_nbdev`
+                            root:str|os.PathLike|None=None,
+                            # put the data there once (e.g. 'cuda'); `None`: CPU
+                            device:str|torch.device|None=None,
+                            # seed for the training shuffle; `None`: torch's global generator
+                            seed:int|None=None,
+                            # training images held out for validation (`split_train_valid`); 0: none
+                            valid:int=0,
+                            # the seed of that split: the same seed, the same held-out images
+                            valid_seed:int=0,
                            )->tuple[TensorBatches, ...]: # `(train, test)`; with `valid`: `(train, valid, test)`
     "Fashion-MNIST as `(train_iter, test_iter)`, d2l's interface, batches cut from tensors held in memory."
     _check_batch_size(batch_size); _check_resize(resize)

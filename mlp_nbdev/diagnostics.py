@@ -18,7 +18,8 @@ __all__ = ['watched_layers', 'ActivationStats', 'LRFinder', 'LRFind', 'lr_find']
 
 # %% ../nbs/08a_diagnostics.ipynb #d011
 _ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Softplus)
-_STATS = ('mean', 'std', 'zeros')  # of a layer's outputs; `zeros`: the share that is exactly 0 (a ReLU's dead outputs)
+# of a layer's outputs; `zeros`: the share that is exactly 0 (a ReLU's dead outputs)
+_STATS = ('mean', 'std', 'zeros')
 
 def watched_layers(net:nn.Module, # the network
                   )->dict[str, nn.Module]: # its watched layers by their names in `net`
@@ -34,7 +35,8 @@ class ActivationStats(Callback):
     def __init__(self,
                  every:int=10, # sample one training batch in `every`
                  bins:int=40, # histogram bins
-                 hist_range:tuple[float, float]=(-4., 4.), # the histograms' range (outputs beyond it are not counted)
+                 # the histograms' range (outputs beyond it are not counted)
+                 hist_range:tuple[float, float]=(-4., 4.),
                 ): self.every, self.bins, self.hist_range, self.hooks = every, bins, hist_range, []
     def before_fit(self, learn):
         self.layers = watched_layers(learn.net)
@@ -99,7 +101,8 @@ def stat(self:ActivationStats,
 def _label(name:str, m:nn.Module)->str: return f"{name} {type(m).__name__}"
 
 # %% ../nbs/08a_diagnostics.ipynb #d018
-_UPDATE_GUIDE = 1e-3  # Karpathy's rule of thumb: a step changes the weights by about a thousandth of their size
+# Karpathy's rule of thumb: a step changes the weights by about a thousandth of their size
+_UPDATE_GUIDE = 1e-3
 
 @patch
 def plot_stats(self:ActivationStats, figsize:tuple=(9, 5)):
@@ -131,7 +134,8 @@ def plot_updates(self:ActivationStats, ax=None, guide:float=_UPDATE_GUIDE):
 # %% ../nbs/08a_diagnostics.ipynb #d019
 @patch
 def color_dim(self:ActivationStats,
-              layers:list[str]|None=None, # names in `self.layers`; `None`: the activations (else every layer)
+              # names in `self.layers`; `None`: the activations (else every layer)
+              layers:list[str]|None=None,
               figsize:tuple|None=None, # inches; `None`: 3 wide per layer
              ):
     "fastai's `color_dim`: per layer, the histogram of its outputs over time (rows: bins, columns: steps), as log(1 + count)."
@@ -202,9 +206,11 @@ class LRFind:
 
 # %% ../nbs/08a_diagnostics.ipynb #d033
 def lr_find(net, # an `nn.Module`; it is copied, never trained
-            train_iter:Iterable, # training batches `(X, y)`; read for `num_iter` batches (epochs repeat if needed)
+            # training batches `(X, y)`; read for `num_iter` batches (epochs repeat if needed)
+            train_iter:Iterable,
             loss, # `loss(y_hat, y)`, as for `train_ch3`
-            opt:torch.optim.Optimizer, # an optimizer over `net`'s parameters; copied with the net, its lr overwritten
+            # an optimizer over `net`'s parameters; copied with the net, its lr overwritten
+            opt:torch.optim.Optimizer,
             device:str|torch.device|None=None, # `None`: where `net`'s parameters are
             *,
             amp:str|torch.dtype|None=None, # as for `train_ch3`

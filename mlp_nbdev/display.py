@@ -74,7 +74,8 @@ class Animator:
                  nrows:int=1, # rows of subplots
                  ncols:int=1, # columns of subplots
                  figsize:tuple=(3.5, 2.5), # inches
-                 live:bool|None=None, # redraw in place on every `add`; `None`: only in a Jupyter kernel
+                 # redraw in place on every `add`; `None`: only in a Jupyter kernel
+                 live:bool|None=None,
                 ):
         from matplotlib.figure import Figure
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -108,7 +109,8 @@ def add(self:Animator,
     if self.live: self._update()
 
 # %% ../nbs/01_display.ipynb #c017
-FIGURE_DPI = 110  # dots per inch of every PNG of a figure here: shown in a notebook, `save`d, or `plot_history`'s
+# dots per inch of every PNG of a figure here: shown in a notebook, `save`d, or `plot_history`'s
+FIGURE_DPI = 110
 
 @patch
 def _repr_png_(self:Animator)->bytes:
@@ -139,7 +141,8 @@ def save(self:Animator, path:str|os.PathLike): # a `.png` file (or any format `m
 # %% ../nbs/01_display.ipynb #c021
 _CURVES = dict(train_loss=('.-', 'train loss'), train_acc=('m.--', 'train acc'), test_loss=('r.:', 'test loss'),
                test_acc=('g.-.', 'test acc'))
-_OLD_CURVES = ('train_loss', 'train_acc', 'test_acc')  # what a history without a test loss, or a stand-in, has
+# what a history without a test loss, or a stand-in, has
+_OLD_CURVES = ('train_loss', 'train_acc', 'test_acc')
 
 def curve_keys(columns:Sequence[str], # a history's columns, or a record's keys
               )->list[str]: # the keys to draw, in the order to draw them
@@ -156,7 +159,8 @@ def _curves_config(num_epochs:int, keys:Sequence[str]=_OLD_CURVES)->dict:
 # %% ../nbs/01_display.ipynb #c022
 def curves_animator(num_epochs:int, # the x axis runs from 1 to `num_epochs`
                     live:bool, # redraw in place on every `add` (in Jupyter)
-                    keys:Sequence[str]=_OLD_CURVES, # the columns, in the order `add` gets their values
+                    # the columns, in the order `add` gets their values
+                    keys:Sequence[str]=_OLD_CURVES,
                    )->Animator: # `add(epoch, values)` once per epoch, a value per key
     "The live figure of training: the losses and accuracies named by `keys` against epoch."
     anim = Animator(**_curves_config(num_epochs, keys), figsize=(5, 3), live=live)

@@ -18,13 +18,15 @@ class WriteError(OSError):
     def __init__(self,
                  path:str|os.PathLike, # the file that could not be written
                  cause:str, # why, in one line
-                 errno:int|None=None, # the OS error number when there is one (28: no space left on device)
+                 # the OS error number when there is one (28: no space left on device)
+                 errno:int|None=None,
                 ):
         super().__init__(f"could not write {path}: {cause}")
         self.path, self.cause, self.errno = Path(path), cause, errno
 
 # %% ../nbs/00_files.ipynb #c009
-_TORCH_WRITER = ('inline_container', 'PytorchStreamWriter')  # in the RuntimeError of torch.save's C++ writer
+# in the RuntimeError of torch.save's C++ writer
+_TORCH_WRITER = ('inline_container', 'PytorchStreamWriter')
 
 def _one_line(s:str)->str: return ' '.join(str(s).split())
 
@@ -104,7 +106,8 @@ class RunLock:
     def __init__(self,
                  folder:Path, # the run's folder
                  fd:int, # the open, locked `folder/.lock`
-                 created:bool=False, # whether the folder was made for this run (then `release` removes it if empty)
+                 # whether the folder was made for this run (then `release` removes it if empty)
+                 created:bool=False,
                 ): self.folder, self.fd, self.created = folder, fd, created
     def release(self):
         "Let the folder go: remove `.lock`, and the folder if it was made for this run and holds nothing else."

@@ -110,7 +110,8 @@ def _restore(modes:list):
 class AmpWarning(UserWarning):
     "`amp='bf16'` was asked for where bfloat16 autocast is slower than float32, so float32 runs instead."
 
-_BF16_SLOWDOWN = {}  # device type -> bfloat16 step time / float32 step time, probed once per process
+# device type -> bfloat16 step time / float32 step time, probed once per process
+_BF16_SLOWDOWN = {}
 
 def native_bf16(device:torch.device|str='cpu', # a `torch.device` or its name
                )->bool:
@@ -145,7 +146,8 @@ def _probe(device:torch.device, reps:int=7, rounds:int=3)->float:
     ratios = []
     # a median of rounds: one busy moment of a shared machine does not decide
     for _ in range(rounds):
-        times = [(step(torch.bfloat16), step(None)) for _ in range(reps)]  # interleaved, so a busy moment hits both
+        # interleaved, so a busy moment hits both
+        times = [(step(torch.bfloat16), step(None)) for _ in range(reps)]
         ratios.append(min(b for b, _ in times) / min(f for _, f in times))
     return statistics.median(ratios)
 
@@ -198,7 +200,8 @@ def evaluate_accuracy(net, # an `nn.Module`, or any function from `X` to scores
                       data_iter:Iterable, # batches `(X, y)`
                       device:str|torch.device|None=None, # `None`: where `net`'s parameters are
                       *,
-                      amp:str|torch.dtype|None=None, # `'auto'`, `'bf16'`, `torch.bfloat16`: see `_amp_dtype`; `None`: float32
+                      # `'auto'`, `'bf16'`, `torch.bfloat16`: see `_amp_dtype`; `None`: float32
+                      amp:str|torch.dtype|None=None,
                      )->float: # the fraction of correct predictions
     "Accuracy of `net` on `data_iter` by one `inference` pass; counted on the device and read once."
     correct, n = [], 0

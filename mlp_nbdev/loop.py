@@ -21,7 +21,8 @@ __all__ = ['EVENTS', 'History', 'DivergenceError', 'Callback', 'CancelFitExcepti
 # %% ../nbs/04b_loop.ipynb #c026
 class History:
     "Per-epoch records (dicts of `epoch`, the recorded losses and metrics, `seconds`): a list, each column an attribute."
-    keys = ('epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc', 'seconds')  # the default columns, in order
+    # the default columns, in order
+    keys = ('epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc', 'seconds')
     def __init__(self, records:Iterable[dict]=()): # per-epoch dicts to start from, e.g. `History(h.to_dicts())`
         self.records = [dict(r) for r in records]
         self.interrupted = False  # `True` when Ctrl-C stopped training early
@@ -149,14 +150,20 @@ class Learner:
     def __init__(self,
                  net, # an `nn.Module`, or any function from `X` to scores
                  train_iter:Iterable, # training batches `(X, y)`, re-iterable
-                 test_iter:Iterable|None, # test batches, a `Validate` pass after every epoch; `None`: no test pass
-                 loss_func:Callable, # `loss_func(y_hat, y)` with `reduction='none'` or the default `'mean'`
-                 opt, # a `torch.optim.Optimizer`, or `updater(batch_size)` as the from-scratch `sgd`
-                 device:str|torch.device|None=None, # `None`: where `net`'s parameters are; else `net` is moved there
+                 # test batches, a `Validate` pass after every epoch; `None`: no test pass
+                 test_iter:Iterable|None,
+                 # `loss_func(y_hat, y)` with `reduction='none'` or the default `'mean'`
+                 loss_func:Callable,
+                 # a `torch.optim.Optimizer`, or `updater(batch_size)` as the from-scratch `sgd`
+                 opt,
+                 # `None`: where `net`'s parameters are; else `net` is moved there
+                 device:str|torch.device|None=None,
                  cbs:Iterable[Callback]=(), # callbacks, besides the defaults (`default_loop_cbs`)
                  *,
-                 amp:str|torch.dtype|None=None, # `'auto'`, `'bf16'` or `torch.bfloat16`: an `Autocast` callback
-                 metrics:dict|Iterable[Callable]|None=None, # per-batch sums, as `Recorder`'s; `None`: accuracy
+                 # `'auto'`, `'bf16'` or `torch.bfloat16`: an `Autocast` callback
+                 amp:str|torch.dtype|None=None,
+                 # per-batch sums, as `Recorder`'s; `None`: accuracy
+                 metrics:dict|Iterable[Callable]|None=None,
                 ):
         self.net, self.train_iter, self.test_iter, self.loss_func, self.opt = net, train_iter, test_iter, loss_func, opt
         self.device_arg = device
@@ -252,7 +259,8 @@ def validate(self:Learner,
     if isinstance(self.net, nn.Module): self.net.eval()
     try:
         with torch.inference_mode(): self._with_events(self._all_batches, 'validate', CancelValidateException)
-    finally: (self.batches, self.batch, self.training), _ = state, _restore(modes)  # the training state, as it was
+    # the training state, as it was
+    finally: (self.batches, self.batch, self.training), _ = state, _restore(modes)
 
 # %% ../nbs/04b_loop.ipynb #n055b
 @patch
@@ -264,7 +272,8 @@ def fit(self:Learner,
     try:
         try:
             self('before_fit')
-            first = len(self.history) + 1  # 1, or after the epochs a `before_fit` put back (a resumed run)
+            # 1, or after the epochs a `before_fit` put back (a resumed run)
+            first = len(self.history) + 1
             for self.epoch in range(first, num_epochs + 1): self._with_events(self._do_epoch, 'epoch', CancelEpochException)
         except CancelFitException: self('after_cancel_fit')
     except BaseException as e:
@@ -274,7 +283,8 @@ def fit(self:Learner,
         self.history.interrupted = True
     finally: self('after_fit')  # always: the callbacks that draw, save or close something need it
     if self.history.interrupted:
-        what = 'Ctrl-C' if type(self.error) is KeyboardInterrupt else type(self.error).__name__  # e.g. the CLI's SIGTERM
+        # e.g. the CLI's SIGTERM
+        what = 'Ctrl-C' if type(self.error) is KeyboardInterrupt else type(self.error).__name__
         print(f"Interrupted ({what}) in epoch {self.epoch}: returning the history of the {len(self.history)} complete epoch(s).")
     return self.history
 
@@ -283,7 +293,8 @@ class Recorder(Callback):
     "The mean loss and `metrics` of each phase, kept per batch on the device and read once per phase; one record per epoch."
     order = -1000 # first everywhere: the others read the record it appends at `after_epoch`
     def __init__(self,
-                 metrics:dict|Iterable[Callable]|None=None, # `fn(y_hat, y)` -> the batch's sum, by name; `None`: `{'acc': correct}`
+                 # `fn(y_hat, y)` -> the batch's sum, by name; `None`: `{'acc': correct}`
+                 metrics:dict|Iterable[Callable]|None=None,
                 ):
         if metrics is None: metrics = dict(acc=_correct)
         self.metrics = dict(metrics) if isinstance(metrics, dict) else {m.__name__: m for m in metrics}
