@@ -20,7 +20,8 @@ from .recipes import RECIPES, get_recipe, make_trainer, run_recipe
 from .interpret import confusion_matrix, per_class_table, plot_confusion
 from .diagnostics import lr_find
 from .tune import TuneUsageError, read_recipe, tune_command
-from .checkpoint import (CheckpointCB, CheckpointError, MetricsLogger, ResumeCB, TensorBoardCB, load_checkpoint,
+from .checkpoint import (CheckpointCB, CheckpointError, MetricsLogger, ResumeCB,
+                                  TensorBoardCB, load_checkpoint,
                                   save_figure, write_run)
 
 # %% auto #0
@@ -111,9 +112,11 @@ def train(model:str='concise', # 'concise' (nn.Sequential) or 'scratch' (hand-wr
         raise UsageError("--tensorboard needs the tensorboard package: pip install 'mlp_nbdev[tensorboard]' (or tensorboard).")
     if resume is not None: return _resume(Path(resume), epochs, dev, data, echo)
     out = Path(out) if out is not None else Path('runs')/datetime.now().strftime('%Y%m%d-%H%M%S')
-    r = _recipe(recipe, **{k: v for k, v in dict(lr=lr, batch_size=batch_size).items() if v is not None})
+    r = _recipe(recipe,
+                **{k: v for k, v in dict(lr=lr, batch_size=batch_size).items() if v is not None})
     _check_limits(r, hidden, dev)
-    config = dict(model=model, recipe=recipe, num_hiddens=hidden, epochs=epochs or 10, seed=seed, amp=amp,
+    config = dict(model=model, recipe=recipe, num_hiddens=hidden, epochs=epochs or 10, seed=seed,
+                  amp=amp,
                   tensorboard=tensorboard, **r)
     with claim_run_dir(out):  # one run per folder; the folder goes again if nothing was saved in it
         return _train(out, config, r, dev, data, echo)
@@ -128,13 +131,15 @@ def _amp_choice(amp:str|None, dev:torch.device)->tuple[torch.dtype|None, dict]:
     if any(issubclass(x.category, AmpWarning) for x in w):
         warnings.warn(f"--amp {amp}: bfloat16 autocast is {ratio:.1f}x slower than float32 on this machine, so this run "
                       "uses float32 (no option forces bfloat16 here; --amp auto uses it only where it is faster).", AmpWarning)
-    return dtype, dict(amp_dtype='bfloat16' if dtype else 'float32', bf16_over_float32=ratio if amp else None)
+    return dtype, dict(amp_dtype='bfloat16' if dtype else 'float32',
+                       bf16_over_float32=ratio if amp else None)
 
 def _train(out:Path, config:dict, r:dict, dev, data, echo, resumed:dict|None=None)->dict:
     "Train into `out` (claimed or locked by the caller); `resumed`: the checkpoint to continue."
     dtype, chosen = _amp_choice(config['amp'], dev)
     config = {**config, **chosen}
-    data_iters = load_data_fashion_mnist(r['batch_size'], root=get_fashion_mnist(data), device=dev, seed=config['seed'])
+    data_iters = load_data_fashion_mnist(r['batch_size'], root=get_fashion_mnist(data), device=dev,
+                                         seed=config['seed'])
     model, hidden, epochs = config['model'], config['num_hiddens'], config['epochs']
     done = f"; continuing after epoch {resumed['epoch']}" if resumed else ''
     echo(f"training {model} MLP 784-{hidden}-10, recipe {config['recipe']} (lr {r['lr']}, batch {r['batch_size']}), "
@@ -142,7 +147,8 @@ def _train(out:Path, config:dict, r:dict, dev, data, echo, resumed:dict|None=Non
     cb, t0 = CheckpointCB(out/'model.pt', config), time.perf_counter()
     cbs = [cb, MetricsLogger(out, config)] + ([ResumeCB(resumed)] if resumed else [])
     if config.get('tensorboard'): cbs.append(TensorBoardCB(out/'tensorboard'))
-    net, history = run_recipe(r, model, epochs, hidden, config['seed'], data=data_iters, device=dev, draw=False,
+    net, history = run_recipe(r, model, epochs, hidden, config['seed'], data=data_iters, device=dev,
+                              draw=False,
                               # curves.png: `write_run`
                               progress=sys.stdout.isatty(), amp=dtype, cbs=cbs)
     # no epoch completed
@@ -190,7 +196,8 @@ def evaluate(checkpoint:Path, # a model.pt written by `mlp-nbdev train`
         raise UsageError(f"--confusion {confusion}: its folder does not exist.")
     net, ckpt = load_checkpoint(checkpoint)
     cfg = ckpt['config']
-    _, test_iter = load_data_fashion_mnist(cfg.get('batch_size', 256), root=get_fashion_mnist(data), device=dev)
+    _, test_iter = load_data_fashion_mnist(cfg.get('batch_size', 256), root=get_fashion_mnist(data),
+                                           device=dev)
     cm = confusion_matrix(net.to(dev), test_iter)
     acc = float(cm.trace()) / float(cm.sum())
     echo(f"{checkpoint}: {cfg['model']} MLP 784-{cfg['num_hiddens']}-10, recipe {cfg.get('recipe')}, epoch {ckpt.get('epoch')}")
@@ -229,20 +236,24 @@ def find_lr(model:str='concise', # the model (the option's help is `train`'s)
     if not start_lr < end_lr: raise UsageError(f"--start-lr {start_lr:g} must be below --end-lr {end_lr:g}.")
     plot = Path(plot) if plot is not None else Path('runs')/f"lr-find-{datetime.now().strftime('%Y%m%d-%H%M%S')}.png"
     if plot.suffix.lower() != '.png': raise UsageError(f"--plot {plot}: the curve is a PNG; pass a file name ending in .png.")
-    r = _recipe(recipe, **({} if batch_size is None else dict(batch_size=batch_size)), schedule=None)
+    r = _recipe(recipe, **({} if batch_size is None else dict(batch_size=batch_size)),
+                schedule=None)
     _check_limits(r, hidden, dev)
-    train_iter, _ = load_data_fashion_mnist(r['batch_size'], root=get_fashion_mnist(data), device=dev, seed=seed)
+    train_iter, _ = load_data_fashion_mnist(r['batch_size'], root=get_fashion_mnist(data),
+                                            device=dev, seed=seed)
     torch.manual_seed(seed)
     net = make_net(model, hidden, r['init'], r['normalize'], r['dropout']).to(dev)
     loss, opt, _ = make_trainer(net, r)
-    res = lr_find(net, train_iter, loss, opt, dev, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter)
+    res = lr_find(net, train_iter, loss, opt, dev, start_lr=start_lr, end_lr=end_lr,
+                  num_iter=num_iter)
     plot.parent.mkdir(parents=True, exist_ok=True)
     save_figure(plot, res.plot().figure)
     echo(f"lr-find, {model} MLP 784-{hidden}-10, recipe {recipe} (batch {r['batch_size']}), {len(res.lrs)} batches on {dev}:")
     echo(f"suggested lr {res.suggested:.3g} (the smoothed loss is lowest at {res.min_lr:.3g}: a tenth of that); "
          f"steepest descent at {res.steepest:.3g}")
     echo(f"curve: {plot.absolute()}")
-    return dict(suggested=res.suggested, min_lr=res.min_lr, steepest=res.steepest, lrs=res.lrs, losses=res.losses,
+    return dict(suggested=res.suggested, min_lr=res.min_lr, steepest=res.steepest, lrs=res.lrs,
+                losses=res.losses,
                 plot=plot)
 
 # %% ../nbs/12_cli.ipynb #c020
@@ -257,8 +268,10 @@ def _number(cast, what:str, ok, bad:str):
 
 _SEED_MAX = 2**63 - 1  # torch's generators take a 64-bit seed
 _positive_int = _number(int, 'a positive integer', lambda v: v >= 1, "must be at least 1, got {v}")
-_positive_float = _number(float, 'a positive number', lambda v: math.isfinite(v) and v > 0, "must be a positive finite number, got {s}")
-_seed = _number(int, 'an integer', lambda v: 0 <= v <= _SEED_MAX, f"must be between 0 and {_SEED_MAX} (2**63 - 1), got {{s}}")
+_positive_float = _number(float, 'a positive number', lambda v: math.isfinite(v) and v > 0,
+                          "must be a positive finite number, got {s}")
+_seed = _number(int, 'an integer', lambda v: 0 <= v <= _SEED_MAX,
+                f"must be between 0 and {_SEED_MAX} (2**63 - 1), got {{s}}")
 
 def _existing_dir(s:str)->Path:
     if not s.strip(): raise argparse.ArgumentTypeError("is empty: pass a folder, or leave --data out to use the default")
@@ -267,10 +280,13 @@ def _existing_dir(s:str)->Path:
     return p.absolute()
 
 # %% ../nbs/12_cli.ipynb #n009
-_TYPES = dict(epochs=_positive_int, lr=_positive_float, batch_size=_positive_int, hidden=_positive_int, seed=_seed,
-              data=_existing_dir, out=Path, checkpoint=Path, confusion=Path, resume=Path, threads=_positive_int,
+_TYPES = dict(epochs=_positive_int, lr=_positive_float, batch_size=_positive_int,
+              hidden=_positive_int, seed=_seed,
+              data=_existing_dir, out=Path, checkpoint=Path, confusion=Path, resume=Path,
+              threads=_positive_int,
               start_lr=_positive_float, end_lr=_positive_float, num_iter=_positive_int, plot=Path,
-              trials=_positive_int, heartbeat=_positive_int, train_size=_positive_int, valid=_positive_int, recipe_out=Path)
+              trials=_positive_int, heartbeat=_positive_int, train_size=_positive_int,
+              valid=_positive_int, recipe_out=Path)
 _CHOICES = dict(model=['concise', 'scratch'], amp=['auto', 'bf16'], pruner=['median', 'none'])
 COMMANDS = {'train': train, 'evaluate': evaluate, 'data': find_data, 'lr-find': find_lr,
             'tune': tune_command}  # subcommand -> its function
@@ -283,17 +299,20 @@ def _add_options(parser:argparse.ArgumentParser, command, shared=train):
         if name == 'echo': continue
         # written once, on `train`
         shared_help = "the option's help is `train`'s" in (d.docment or '')
-        kw = dict(type=_TYPES.get(name), choices=_CHOICES.get(name), help=common[name] if shared_help else d.docment)
+        kw = dict(type=_TYPES.get(name), choices=_CHOICES.get(name),
+                  help=common[name] if shared_help else d.docment)
         if d.default is inspect.Parameter.empty: parser.add_argument(name, **kw); continue
         if isinstance(d.default, bool):  # a switch: `--tensorboard` turns it on
-            parser.add_argument('--' + name.replace('_', '-'), action='store_true', help=kw['help']); continue
+            parser.add_argument('--' + name.replace('_', '-'), action='store_true',
+                                help=kw['help']); continue
         if d.default is not None: kw['help'] += f' (default {d.default})'
         parser.add_argument('--' + name.replace('_', '-'), default=d.default, **kw)
 
 # %% ../nbs/12_cli.ipynb #c021
 class _Parser(argparse.ArgumentParser):
     "An `ArgumentParser` whose usage errors are one line, pointing at `--help`."
-    def error(self, message): self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+    def error(self, message): self.exit(2,
+                                        f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 # %% ../nbs/12_cli.ipynb #n011
 def make_parser()->argparse.ArgumentParser:
@@ -301,7 +320,8 @@ def make_parser()->argparse.ArgumentParser:
     p = _Parser(prog='mlp-nbdev', description='Train and evaluate MLPs on Fashion-MNIST.')
     p.add_argument('--version', action='version', version=f'mlp-nbdev {__version__}')
     sub = p.add_subparsers(dest='command', metavar='{' + ','.join(COMMANDS) + '}', required=True)
-    for name, f in COMMANDS.items(): _add_options(sub.add_parser(name, help=f.__doc__, description=f.__doc__), f)
+    for name, f in COMMANDS.items(): _add_options(sub.add_parser(name, help=f.__doc__,
+        description=f.__doc__), f)
     return p
 
 # %% ../nbs/12_cli.ipynb #n013
@@ -315,7 +335,8 @@ def main(argv:list[str]|None=None, # arguments after the program name; `None`: `
     except SystemExit as e: return int(e.code or 0)
     command, stopped = args.pop('command'), []
     err = lambda m: print(f"mlp-nbdev {command}: error: {m}", file=sys.stderr)
-    def warn(message, category, *args, **kwargs): print(f"mlp-nbdev {command}: warning: {message}", file=sys.stderr)
+    def warn(message, category, *args, **kwargs): print(f"mlp-nbdev {command}: warning: {message}",
+                                                        file=sys.stderr)
     def term(signum, frame): stopped.append(signum); raise Terminated
     on_term = signal.signal(signal.SIGTERM, term)
     try:

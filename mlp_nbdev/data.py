@@ -37,10 +37,14 @@ def data_root(root:str|os.PathLike|None=None, # a folder; `None`: `$MLP_NBDEV_DA
 # %% ../nbs/02_data.ipynb #c010
 # name: (magic number, shape, size in bytes, md5 of the decompressed file)
 RAW_FILES = {
-    'train-images-idx3-ubyte': (2051, (60000, 28, 28), 47040016, 'f4a8712d7a061bf5bd6d2ca38dc4d50a'),
-    'train-labels-idx1-ubyte': (2049, (60000,),        60008,    '9018921c3c673c538a1fc5bad174d6f9'),
-    't10k-images-idx3-ubyte':  (2051, (10000, 28, 28), 7840016,  '8181f5470baa50b63fa0f6fddb340f0a'),
-    't10k-labels-idx1-ubyte':  (2049, (10000,),        10008,    '15d484375f8d13e6eb1aabb0c3f46965'),
+    'train-images-idx3-ubyte': (2051, (60000, 28, 28), 47040016,
+                                'f4a8712d7a061bf5bd6d2ca38dc4d50a'),
+    'train-labels-idx1-ubyte': (2049, (60000,),        60008,
+                                '9018921c3c673c538a1fc5bad174d6f9'),
+    't10k-images-idx3-ubyte':  (2051, (10000, 28, 28), 7840016,
+                                '8181f5470baa50b63fa0f6fddb340f0a'),
+    't10k-labels-idx1-ubyte':  (2049, (10000,),        10008,
+                                '15d484375f8d13e6eb1aabb0c3f46965'),
 }
 
 # %% ../nbs/02_data.ipynb #c011
@@ -82,7 +86,8 @@ def _place(root:Path, fill, src:str, names:list[str]|None=None)->Path:
         tmp = make_temp(dest.parent, '.incoming-', is_dir=True)
     try:
         fill(tmp)
-        for name in RAW_FILES: check_raw_file(tmp/name, fix=f"It came from {src}, which is damaged; nothing was placed.")
+        for name in RAW_FILES: check_raw_file(tmp/name,
+                                              fix=f"It came from {src}, which is damaged; nothing was placed.")
         with writing(dest):
             if not dest.is_dir(): tmp.rename(dest)
             else:
@@ -183,7 +188,8 @@ def write_cache(train:bool, # the training split, else the test split
     "Write a split's tensors to its cache file atomically, with what `read_cache` checks; a failure raises `WriteError`."
     path = cache_file(train, root)
     with writing(path): path.parent.mkdir(parents=True, exist_ok=True)
-    rec = dict(version=CACHE_VERSION, images=images, labels=labels, raw=stamps, sha256=_digest(images, labels))
+    rec = dict(version=CACHE_VERSION, images=images, labels=labels, raw=stamps,
+               sha256=_digest(images, labels))
     return atomic_write(path, lambda t: torch.save(rec, t))
 
 # %% ../nbs/02_data.ipynb #c037
@@ -196,8 +202,10 @@ def read_cache(train:bool=True, # the training split, else the test split
     img, lab = _split_files(train)
     ok = (isinstance(rec, dict) and rec.get('version') == CACHE_VERSION and rec.get('raw') == _raw_stamps(train, root)
           and isinstance(rec.get('images'), Tensor) and isinstance(rec.get('labels'), Tensor))
-    ok = ok and (rec['images'].dtype, tuple(rec['images'].shape)) == (torch.uint8, RAW_FILES[img][1])
-    ok = ok and (rec['labels'].dtype, tuple(rec['labels'].shape)) == (torch.int64, RAW_FILES[lab][1])
+    ok = ok and (rec['images'].dtype,
+                 tuple(rec['images'].shape)) == (torch.uint8, RAW_FILES[img][1])
+    ok = ok and (rec['labels'].dtype,
+                 tuple(rec['labels'].shape)) == (torch.int64, RAW_FILES[lab][1])
     ok = ok and rec.get('sha256') == _digest(rec['images'], rec['labels'])
     return (rec['images'], rec['labels']) if ok else None
 
@@ -272,7 +280,8 @@ class TensorBatches:
                 X, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
             X = X.float().div_(255)
             if self.size is not None and self.size != tuple(X.shape[-2:]):
-                X = F.interpolate(X, size=self.size, mode='bilinear', antialias=True, align_corners=False)
+                X = F.interpolate(X, size=self.size, mode='bilinear', antialias=True,
+                                  align_corners=False)
             yield X, y
 
     def __repr__(self):
@@ -324,13 +333,16 @@ def load_data_fashion_mnist(batch_size:int, # samples per batch
     # the held-out part is read as the test set
     train_kw, test_kw = dict(shuffle=True, seed=seed), dict(shuffle=False)
     test_iter = TensorBatches(Xte, yte, batch_size, resize=resize, device=device, **test_kw)
-    if not valid: return TensorBatches(Xtr, ytr, batch_size, resize=resize, device=device, **train_kw), test_iter
+    if not valid: return TensorBatches(Xtr, ytr, batch_size, resize=resize, device=device,
+                                       **train_kw), test_iter
     tr, va = split_train_valid(ytr, valid, valid_seed)
     return (TensorBatches(Xtr[tr], ytr[tr], batch_size, resize=resize, device=device, **train_kw),
-            TensorBatches(Xtr[va], ytr[va], batch_size, resize=resize, device=device, **test_kw), test_iter)
+            TensorBatches(Xtr[va], ytr[va], batch_size, resize=resize, device=device, **test_kw),
+            test_iter)
 
 # %% ../nbs/02_data.ipynb #c075
-TEXT_LABELS = ('t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot')
+TEXT_LABELS = ('t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker',
+               'bag', 'ankle boot')
 
 # %% ../nbs/02_data.ipynb #c076
 def get_fashion_mnist_labels(labels:Tensor|Sequence[int]|int, # class indices in 0..9

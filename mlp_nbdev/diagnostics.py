@@ -17,7 +17,8 @@ from .loop import Callback, CancelFitException, Learner
 __all__ = ['watched_layers', 'ActivationStats', 'LRFinder', 'LRFind', 'lr_find']
 
 # %% ../nbs/08a_diagnostics.ipynb #d011
-_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Softplus)
+_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh,
+                nn.Softplus)
 # of a layer's outputs; `zeros`: the share that is exactly 0 (a ReLU's dead outputs)
 _STATS = ('mean', 'std', 'zeros')
 
@@ -80,7 +81,8 @@ def _unhook(self:ActivationStats):
 def _read(self:ActivationStats):
     "The sampled batch's numbers, read from the device at once: per layer the `_STATS`, `grad`, `update`, histogram."
     nan = torch.full((1,), float('nan'), device=next(iter(self.out.values())).device)
-    rows = torch.stack([torch.cat([self.out[n][:3], self.grads.get(n, nan).reshape(1), self.updates.get(n, nan).reshape(1),
+    rows = torch.stack([torch.cat([self.out[n][:3], self.grads.get(n, nan).reshape(1),
+                                   self.updates.get(n, nan).reshape(1),
                                    self.out[n][3:]]) for n in self.layers]).cpu()
     self.steps.append(self.n)
     for n, r in zip(self.layers, rows): self.stats[n].append(r[:5].tolist()); self.hists[n].append(r[5:])
@@ -109,7 +111,8 @@ def plot_stats(self:ActivationStats, figsize:tuple=(9, 5)):
     "Each layer's output mean, std and share of zeros, and its weights' gradient norm, against the training step."
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(2, 2, figsize=figsize, layout='constrained', sharex=True)
-    titles = dict(mean='output mean', std='output std', zeros="share of zero outputs (activations)", grad="weights' gradient norm")
+    titles = dict(mean='output mean', std='output std', zeros="share of zero outputs (activations)",
+                  grad="weights' gradient norm")
     for ax, (key, title) in zip(axs.flat, titles.items()):
         for i, (n, m) in enumerate(self.layers.items()):  # a layer keeps its colour in every panel
             if key == 'zeros' and not isinstance(m, _ACTIVATIONS) or key == 'grad' and n not in self.weights: continue
@@ -125,7 +128,8 @@ def plot_stats(self:ActivationStats, figsize:tuple=(9, 5)):
 def plot_updates(self:ActivationStats, ax=None, guide:float=_UPDATE_GUIDE):
     "The update-to-weight ratio of each layer's weights against the training step, on a log scale."
     ax = axes_or_new(ax)
-    for n in self.weights: ax.plot(self.steps, self.stat(n, 'update'), label=_label(n, self.layers[n]))
+    for n in self.weights: ax.plot(self.steps, self.stat(n, 'update'),
+                                   label=_label(n, self.layers[n]))
     ax.axhline(guide, ls='--', c='k', lw=0.8, label=f'{guide:g}')
     ax.set(yscale='log', xlabel='training step', ylabel='|update| / |weight|')
     ax.legend(fontsize='small')
@@ -141,10 +145,12 @@ def color_dim(self:ActivationStats,
     "fastai's `color_dim`: per layer, the histogram of its outputs over time (rows: bins, columns: steps), as log(1 + count)."
     import matplotlib.pyplot as plt
     names = layers or [n for n, m in self.layers.items() if isinstance(m, _ACTIVATIONS)] or list(self.layers)
-    fig, axs = plt.subplots(1, len(names), figsize=figsize or (3 * len(names), 2.6), layout='constrained', squeeze=False)
+    fig, axs = plt.subplots(1, len(names), figsize=figsize or (3 * len(names), 2.6),
+                            layout='constrained', squeeze=False)
     lo, hi = self.hist_range
     for ax, n in zip(axs[0], names):
-        ax.imshow(torch.stack(self.hists[n]).T.log1p(), aspect='auto', origin='lower', cmap='viridis',
+        ax.imshow(torch.stack(self.hists[n]).T.log1p(), aspect='auto', origin='lower',
+                  cmap='viridis',
                   extent=(self.steps[0], self.steps[-1] + 1, lo, hi))
         if isinstance(self.layers[n], nn.ReLU): ax.set_ylim(0, hi)  # nothing below 0 to see
         ax.set_title(_label(n, self.layers[n]), fontsize='medium'); ax.set_xlabel('training step')

@@ -21,7 +21,8 @@ def show_images(imgs, # images `(N, H, W)`, `(N, 1, H, W)` or `(N, H, W, 3)`: te
                ): # the array of matplotlib axes
     "Plot a grid of images, as d2l's `show_images` does; returns the axes."
     import matplotlib.pyplot as plt
-    _, axes = plt.subplots(num_rows, num_cols, figsize=(num_cols*scale, num_rows*scale), squeeze=False)
+    _, axes = plt.subplots(num_rows, num_cols, figsize=(num_cols*scale, num_rows*scale),
+                           squeeze=False)
     axes = axes.flatten()
     for i, (ax, img) in enumerate(zip(axes, imgs)):
         if hasattr(img, 'detach'): img = img.detach().cpu().squeeze(0).numpy()  # a torch tensor
@@ -83,7 +84,8 @@ class Animator:
         # a figure of our own, unknown to pyplot: nothing is shown unless we show it
         FigureCanvasAgg(self.fig)
         self.axes = self.fig.subplots(nrows, ncols, squeeze=False).flatten()
-        self.config = dict(legend=legend, xlabel=xlabel, ylabel=ylabel, xlim=xlim, ylim=ylim, xscale=xscale, yscale=yscale)
+        self.config = dict(legend=legend, xlabel=xlabel, ylabel=ylabel, xlim=xlim, ylim=ylim,
+                           xscale=xscale, yscale=yscale)
         self.fmts, self.X, self.Y = fmts, None, None
         self.live = _frontend() == 'jupyter' if live is None else live
         self._handle = None
@@ -139,7 +141,8 @@ def save(self:Animator, path:str|os.PathLike): # a `.png` file (or any format `m
     self.fig.savefig(path, dpi=FIGURE_DPI)
 
 # %% ../nbs/01_display.ipynb #c021
-_CURVES = dict(train_loss=('.-', 'train loss'), train_acc=('m.--', 'train acc'), test_loss=('r.:', 'test loss'),
+_CURVES = dict(train_loss=('.-', 'train loss'), train_acc=('m.--', 'train acc'),
+               test_loss=('r.:', 'test loss'),
                test_acc=('g.-.', 'test acc'))
 # what a history without a test loss, or a stand-in, has
 _OLD_CURVES = ('train_loss', 'train_acc', 'test_acc')
@@ -184,6 +187,7 @@ def plot_history(history, # a `History`, or anything with `len()`, `.epoch` and 
     "Plot the recorded losses and accuracies against epoch."
     ax, keys = axes_or_new(ax), curve_keys(getattr(history, 'columns', _OLD_CURVES))
     cfg = _curves_config(len(history), keys)
-    _plot_lines(ax, [history.epoch]*len(keys), [history.column(k) for k in keys], xinteger=True, **cfg)
+    _plot_lines(ax, [history.epoch]*len(keys), [history.column(k) for k in keys], xinteger=True,
+                **cfg)
     if save_path is not None: ax.figure.savefig(save_path, dpi=FIGURE_DPI)
     return ax

@@ -120,7 +120,8 @@ def native_bf16(device:torch.device|str='cpu', # a `torch.device` or its name
     if device.type == 'cuda': return torch.cuda.is_bf16_supported()
     if device.type != 'cpu': return True  # MPS and others: let the probe decide
     cpu = torch.cpu
-    return bool(getattr(cpu, '_is_avx512_bf16_supported', lambda: False)() or getattr(cpu, '_is_amx_tile_supported', lambda: False)())
+    return bool(getattr(cpu, '_is_avx512_bf16_supported', lambda: False)() or getattr(cpu,
+        '_is_amx_tile_supported', lambda: False)())
 
 def _where(device:torch.device)->str:
     if device.type == 'cpu': return f"this CPU ({torch.backends.cpu.get_cpu_capability()})"
@@ -171,7 +172,8 @@ def _amp_dtype(amp, device:torch.device|None=None)->torch.dtype|None:
     r = bf16_slowdown(device)
     if r < 1.2: return torch.bfloat16
     warnings.warn(f"amp='bf16': bfloat16 autocast is {r:.1f}x slower than float32 on {_where(device)}, so this run "
-                  "uses float32; pass amp=torch.bfloat16 to force bfloat16, or amp='auto'.", AmpWarning, stacklevel=2)
+                  "uses float32; pass amp=torch.bfloat16 to force bfloat16, or amp='auto'.",
+                  AmpWarning, stacklevel=2)
     return None
 
 # %% ../nbs/04a_inference.ipynb #l020

@@ -53,7 +53,8 @@ def _cell(v, width:int, digits:int)->str:
 @patch
 def __repr__(self:History):
     cols = self.columns
-    rows = ['  '.join(_cell(r.get(c), len(c), 2 if c == 'seconds' else 4) for c in cols) for r in self.records]
+    rows = ['  '.join(_cell(r.get(c), len(c),
+                            2 if c == 'seconds' else 4) for c in cols) for r in self.records]
     note = ', interrupted' if self.interrupted else ''
     return '\n'.join([f"History({len(self)} epochs{note})", '  '.join(cols), *rows])
 
@@ -112,7 +113,8 @@ class DivergenceError(FloatingPointError):
         self.epoch, self.batch, self.history = epoch, batch, history
 
 # %% ../nbs/04b_loop.ipynb #l032
-def _diverged(means:list[Tensor], offset:int, epoch:int, num_batches, opt, limit:float|None=None)->DivergenceError:
+def _diverged(means:list[Tensor], offset:int, epoch:int, num_batches, opt,
+              limit:float|None=None)->DivergenceError:
     "The error for the first batch loss among `means` that is not finite or above `limit` (batches count after `offset`)."
     m = torch.stack(means).float()
     ok = torch.isfinite(m) if limit is None else m.abs() <= limit  # NaN is never <= limit
@@ -124,12 +126,15 @@ def _diverged(means:list[Tensor], offset:int, epoch:int, num_batches, opt, limit
     hint = f" (lr={lr:g}): try a lower one, e.g. lr={lr/10:g}" if lr else ": try a lower one, e.g. 10 times lower"
     of = f" of {num_batches}" if num_batches else ''
     return DivergenceError(f"The training loss {what} in epoch {epoch}, batch {batch}{of}: training diverged. "
-                           f"The usual cause is a learning rate that is too high{hint}.", epoch, batch)
+                           f"The usual cause is a learning rate that is too high{hint}.", epoch,
+                           batch)
 
 # %% ../nbs/04b_loop.ipynb #l041
 EVENTS = ('before_fit', 'before_epoch', 'before_train', 'before_batch', 'after_pred', 'after_loss',
-          'before_backward', 'after_backward', 'before_step', 'after_step', 'after_cancel_batch', 'after_batch',
-          'after_cancel_train', 'after_train', 'before_validate', 'after_cancel_validate', 'after_validate',
+          'before_backward', 'after_backward', 'before_step', 'after_step', 'after_cancel_batch',
+          'after_batch',
+          'after_cancel_train', 'after_train', 'before_validate', 'after_cancel_validate',
+          'after_validate',
           'after_cancel_epoch', 'after_epoch', 'after_cancel_fit', 'after_fit')
 
 class Callback:
@@ -183,7 +188,8 @@ class Learner:
 @patch
 def _prepare(self:Learner, num_epochs:int):
     "Check every argument before any work; resolve the device; bind the callbacks' event methods."
-    iters = dict(train_iter=self.train_iter, **({} if self.test_iter is None else dict(test_iter=self.test_iter)))
+    iters = dict(train_iter=self.train_iter,
+                 **({} if self.test_iter is None else dict(test_iter=self.test_iter)))
     _check_args(self.net, self.loss_func, self.opt, num_epochs, **iters)
     self.device = resolve_device(self.device_arg, self.net)
     if self.device_arg is not None and isinstance(self.net, nn.Module): self.net.to(self.device)
@@ -258,7 +264,8 @@ def validate(self:Learner,
     self.batches, self.training = self.test_iter if data_iter is None else data_iter, False
     if isinstance(self.net, nn.Module): self.net.eval()
     try:
-        with torch.inference_mode(): self._with_events(self._all_batches, 'validate', CancelValidateException)
+        with torch.inference_mode(): self._with_events(self._all_batches, 'validate',
+                                                       CancelValidateException)
     # the training state, as it was
     finally: (self.batches, self.batch, self.training), _ = state, _restore(modes)
 
@@ -274,7 +281,8 @@ def fit(self:Learner,
             self('before_fit')
             # 1, or after the epochs a `before_fit` put back (a resumed run)
             first = len(self.history) + 1
-            for self.epoch in range(first, num_epochs + 1): self._with_events(self._do_epoch, 'epoch', CancelEpochException)
+            for self.epoch in range(first, num_epochs + 1): self._with_events(self._do_epoch,
+                'epoch', CancelEpochException)
         except CancelFitException: self('after_cancel_fit')
     except BaseException as e:
         self.error = e

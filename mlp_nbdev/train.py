@@ -58,7 +58,8 @@ def _check(self:DivergenceGuard, learn):
     if self.first is None: self.first = first
     limit = self.factor * max(self.first, 1.)
     if not finite or not top <= limit:
-        raise _diverged(losses[self.last:], self.last, learn.epoch, _len(learn.train_iter), learn.opt,
+        raise _diverged(losses[self.last:], self.last, learn.epoch, _len(learn.train_iter),
+                        learn.opt,
                         None if not finite else limit)
     self.last = len(losses)
 
@@ -103,7 +104,8 @@ def _epoch_line(r:dict, num_epochs:int)->str:
 
 class EpochLine(Callback):
     "Print one line per epoch: every recorded loss and metric, and the seconds."
-    def after_epoch(self, learn): print(_epoch_line(learn.history[-1], learn.num_epochs), flush=True)
+    def after_epoch(self, learn): print(_epoch_line(learn.history[-1], learn.num_epochs),
+                                        flush=True)
 
 # %% ../nbs/05_training.ipynb #t113
 def _check_figure_path(path:str|os.PathLike):
@@ -164,7 +166,8 @@ def default_cbs(draw:bool=True, # live curves in Jupyter and a progress bar; `Fa
     frontend, tty = _frontend(), getattr(sys.stdout, 'isatty', lambda: False)()
     if progress is None: progress = draw and verbose and (frontend == 'jupyter' or tty)
     cbs = [DivergenceGuard()] + ([ProgressBar(frontend)] if progress else []) + ([EpochLine()] if verbose else [])
-    if draw or save_path: cbs.append(Curves(draw and frontend == 'jupyter', save_path, draw and frontend == 'ipython'))
+    if draw or save_path: cbs.append(Curves(draw and frontend == 'jupyter', save_path,
+                                            draw and frontend == 'ipython'))
     if scheduler is not None: cbs.append(LRSchedule(scheduler))
     if on_epoch_end is not None: cbs.append(OnEpochEnd(on_epoch_end))
     return cbs
