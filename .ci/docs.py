@@ -227,7 +227,8 @@ def browser_problems(shots=None):
         return [f"{p}: raw TeX a reader sees: {m[0]!r}" for p in pages if (m := TEX.search(Visible((DOCS/p).read_text()).text))]
     handler = functools.partial(type('Quiet', (http.server.SimpleHTTPRequestHandler,), {'log_message': lambda *a: None}),
                                 directory=str(DOCS.resolve()))
-    srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    # quiet: a page left while it still loads breaks a pipe, which is no problem of the site
+    srv = type('Server', (http.server.ThreadingHTTPServer,), {'handle_error': lambda *a: None})(('127.0.0.1', 0), handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     base = f'http://127.0.0.1:{srv.server_port}/'
     probs, seen = [], []
