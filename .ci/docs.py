@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """The docs step of `make test`: nbdev builds README.md and the site, then the checks only this project has.
 
-    .venv/bin/python .ci/docs.py [--screenshots DIR]   # quarto on PATH (`make check-docs` puts it there)
+    .venv/bin/python .ci/docs.py [--screenshots DIR] [--no-build]   # quarto on PATH (`make check-docs` puts it there)
+    .venv/bin/python .ci/docs_selftest.py   # each check shown failing on a planted defect
 
 1. README.md is what `nbdev_readme` makes from nbs/index.ipynb (it is rewritten; a difference fails: commit it);
 2. `nbdev_docs` builds _docs/;
