@@ -124,9 +124,11 @@ bench: data
 lab: data
 	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --notebook-dir=nbs
 
-# the nbdev site in _docs/ (open _docs/index.html), and README.md from nbs/index.ipynb; both need quarto
+# the nbdev site in _docs/ (open _docs/index.html), and README.md from nbs/index.ipynb; both need quarto. quarto's
+# post-render step (.ci/postrender.py, named in nbs/_quarto.yml) makes the site's links relative; README.md's links and
+# images become absolute URLs after nbdev_readme (nbdev_docs rewrites README.md too), for GitHub and PyPI
 docs: $(STAMP)
-	@$(WITH_QUARTO); $(BIN)/nbdev_docs
+	@$(WITH_QUARTO); $(BIN)/nbdev_docs && $(PY) .ci/postrender.py --readme README.md
 
 readme: $(STAMP)
-	@$(WITH_QUARTO); $(BIN)/nbdev_readme
+	@$(WITH_QUARTO); $(BIN)/nbdev_readme && $(PY) .ci/postrender.py --readme README.md

@@ -1,18 +1,29 @@
 #!/usr/bin/env python
 """The docs step of `make test`: nbdev builds README.md and the site, then the checks only this project has.
 
-    .venv/bin/python .ci/docs.py [--screenshots DIR]   # quarto on PATH (`make check-docs` puts it there)
+    .venv/bin/python .ci/docs.py [--screenshots DIR] [--no-build]   # quarto on PATH (`make check-docs` puts it there)
+    .venv/bin/python .ci/docs_selftest.py   # each check shown failing on a planted defect
 
 1. README.md is what `nbdev_readme` makes from nbs/index.ipynb (it is rewritten; a difference fails: commit it);
 2. `nbdev_docs` builds _docs/;
 3. every name in a module's `__all__` is on its chapter's page in _docs/: a function or class with its show_doc
    entry, and a docment (the comment after a parameter, which show_doc prints beside it) for each named parameter;
 4. no notebook has an error output saved, and no page shows one;
-5. maths: every page with maths, opened in headless Chromium with no network, holds typeset maths (<math>
-   elements) and no raw TeX (`$...$`, `\\(`, `\\[`). With no Chromium it names the pages it could not open.
+5. the notebooks: code lines at most 100 characters (`#| ` directives aside), and no progress-bar leftovers in the
+   saved outputs (fastprogress leaves an empty HTML output and a `<style>` per epoch; pages with them ask a CDN
+   for require.js);
+6. README.md, as GitHub and PyPI show it: no `<style>` or `<script>`, links and images absolute URLs
+   (.ci/postrender.py --readme makes them so after nbdev_readme);
+7. the links: every link inside the site resolves to a page and an anchor that exist, and none points at the
+   site's own URL (doc_host) instead of a relative path; the site has a favicon;
+8. the pages in headless Chromium (Playwright), served from _docs/ on 127.0.0.1 with every other host refused, at
+   1280 and 390 px wide: no request to another host, no console error, no markdown link `[..](..)` in the text
+   or code a reader sees, every image with alt text, no code block or table wider than its column at 1280 px, no
+   page wider than the screen at 390 px; maths typeset (<math> elements) with no raw TeX (`$...$`, `\\(`, `\\[`).
+   With no Chromium it says so and checks the HTML only.
+Every problem is listed with its page, element and value; the step fails if there is any.
 """
-import argparse, difflib, importlib, inspect, json, os, re, shutil, subprocess, sys, tempfile, time
-from concurrent.futures import ThreadPoolExecutor
+import argparse, difflib, importlib, inspect, json, os, re, shutil, subprocess, sys, time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -26,8 +37,6 @@ CFG = get_config()
 DOCS, LIB, README = Path(CFG.doc_path), Path(CFG.lib_path), Path(CFG.config_path)/'README.md'
 BIN = Path(sys.executable).parent
 BROWSERS = ('chromium', 'chromium-browser', 'google-chrome')
-OFFLINE = ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--proxy-server=127.0.0.1:9',
-           '--host-resolver-rules=MAP * ~NOTFOUND', '--virtual-time-budget=5000']  # no request can leave the machine
 
 def sh(*cmd):
     "Run one of nbdev's commands from this venv; stop with its exit status if it fails."
@@ -89,8 +98,6 @@ def error_problems(nbs):
              for o in c.get('outputs', []) if o.get('output_type') == 'error']
     return probs + [f"{p} shows an error output" for p in sorted(DOCS.glob('*.html')) if 'cell-output-error' in p.read_text()]
 
-TEX = re.compile(r'\$[^$\s][^$]*\$|\\\(|\\\[')  # TeX a reader would see raw: $...$, \( ... \), \[ ... \]
-
 class Visible(HTMLParser):
     "The text a reader sees outside code (and outside <math>, whose TeX annotation is not shown); <math> count."
     SKIP = {'code', 'pre', 'script', 'style', 'math', 'textarea'}
@@ -103,53 +110,190 @@ class Visible(HTMLParser):
     def handle_data(self, d):
         if not self.depth: self.parts.append(d)
 
-def offline_dom(exe, page, png=None):
-    "The DOM of `page` as headless Chromium leaves it with no network; a screenshot to `png` too if given."
-    with tempfile.TemporaryDirectory() as prof:
-        args = [exe, *OFFLINE, f'--user-data-dir={prof}', page.resolve().as_uri()]
-        if png: subprocess.run(args[:-1] + ['--window-size=1280,1800', f'--screenshot={png}', args[-1]], capture_output=True, timeout=120)
-        return subprocess.run(args[:-1] + ['--dump-dom', args[-1]], capture_output=True, text=True, timeout=120).stdout
+MAX_LINE = 100  # characters in a notebook's code line: what fits a code block in the body column at 1280 px
 
-def maths_problems(shots=None):
-    "Pages with maths (typeset or raw in the HTML quarto wrote), as a browser with no network shows them."
-    pages = [p for p in sorted(DOCS.glob('*.html')) if (v := Visible(p.read_text())).maths or TEX.search(v.text)]
+def notebook_problems(nbs):
+    "Code lines over MAX_LINE characters and progress-bar leftovers, in the notebooks as committed."
+    probs = []
+    for nb in nbs:
+        long, bars = [], []
+        for i, c in enumerate(json.loads(nb.read_text())['cells']):
+            if c['cell_type'] != 'code': continue
+            for j, l in enumerate(''.join(c['source']).splitlines(), 1):
+                if len(l) > MAX_LINE and not l.lstrip().startswith('#|'): long.append(f"cell {c.get('id', i)} line {j}: {len(l)}")
+            for o in c.get('outputs', []):
+                html = ''.join(o.get('data', {}).get('text/html', ['x'])).strip() if o.get('output_type') == 'display_data' else 'x'
+                if html == '' or (html.startswith('<style') and 'progress' in html): bars.append(str(c.get('id', i)))
+        if long: probs.append(f"nbs/{nb.name}: {len(long)} code line(s) over {MAX_LINE} characters (wrap them; "
+                              f"`ruff check --select E501 --line-length {MAX_LINE} nbs/{nb.name}` lists them): "
+                              + ', '.join(long[:6]) + (' ...' if len(long) > 6 else ''))
+        if bars: probs.append(f"nbs/{nb.name}: progress-bar leftovers (an empty HTML output or fastprogress's <style>) in "
+                              f"cell(s) {', '.join(sorted(set(bars)))}: the page would load require.js from a CDN; "
+                              f"drop them with `python .ci/postrender.py --strip-bars nbs/{nb.name}`")
+    return probs
+
+def readme_shape_problems():
+    "README.md as GitHub and PyPI show it: no <style>/<script>; links and images absolute URLs."
+    text, probs = README.read_text(), []
+    if m := re.search(r'<(style|script)\b', text, re.I):
+        probs.append(f"README.md line {text[:m.start()].count(chr(10))+1} has a <{m[1]}> block: GitHub and PyPI show it as "
+                     f"text (a notebook's HTML output in nbs/index.ipynb; `make readme` removes it)")
+    rel = [u for u in re.findall(r'!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)', text) + re.findall(r'<img\b[^>]*\bsrc="([^"]+)"', text)
+           if not re.match(r'^([a-z][a-z0-9+.-]*:|//)', u, re.I)]
+    if rel: probs.append(f"README.md has {len(rel)} relative link(s) or image(s), broken on PyPI (and chapter links on "
+                         f"GitHub): {', '.join(rel[:5])}; `make readme` makes them absolute (.ci/postrender.py --readme)")
+    return probs
+
+class Links(HTMLParser):
+    "A page's ids, its <a href>s and <img>s, and its favicon link."
+    def __init__(self, html):
+        super().__init__(); self.ids, self.hrefs, self.icon = set(), [], None
+        self.feed(html)
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get('id'): self.ids.add(a['id'])
+        if tag == 'a' and a.get('href') is not None: self.hrefs.append(a['href'])
+        if tag == 'link' and 'icon' in (a.get('rel') or '').split(): self.icon = a.get('href')
+
+def link_problems():
+    "Every link inside the site resolves (page and anchor); none at the site's own URL; a favicon on every page."
+    site = CFG.doc_host.rstrip('/') + '/' + CFG.doc_baseurl.strip('/') + '/'
+    pages = {p.name: Links(p.read_text()) for p in sorted(DOCS.glob('*.html'))}
+    probs, absolute, no_icon = [], {}, []
+    for name, pg in pages.items():
+        if not pg.icon or not (DOCS/pg.icon.split('?')[0]).exists(): no_icon.append(name)
+        for h in pg.hrefs:
+            if h.startswith(site) or h == site.rstrip('/'): absolute[name] = absolute.get(name, 0) + 1; continue
+            if re.match(r'^([a-z][a-z0-9+.-]*:|//)', h, re.I) or h in ('', '#'): continue
+            path, _, frag = h.partition('#')
+            target = (DOCS/path).resolve() if path else DOCS/name
+            if path and not target.exists(): probs.append(f"{name}: link to {h}: no file {path} in {DOCS}/"); continue
+            if frag and target.suffix == '.html':
+                ids = pages[target.name].ids if target.name in pages else Links(target.read_text()).ids
+                if frag not in ids: probs.append(f"{name}: link to {h}: {target.name} has no id {frag!r}")
+    probs += [f"{n}: {k} link(s) to the site's own URL {site} (absolute): the site works only there; nbs/_quarto.yml's "
+              f"post-render step (.ci/postrender.py) makes them relative" for n, k in absolute.items()]
+    if no_icon: probs.append(f"no favicon (<link rel=icon> to a file in {DOCS}/) on: {', '.join(no_icon)}")
+    return probs
+
+TEX = re.compile(r'\$[^$\s][^$]*\$|\\\(|\\\[')  # TeX a reader would see raw: $...$, \( ... \), \[ ... \]
+MD_LINK = re.compile(r'\[[^\[\]\n]{1,200}\]\((?:https?://|\.{0,2}/?[\w.-]+\.(?:html|ipynb|md)\b|#)[^)\s]*\)')
+WIDTHS = (1280, 390)
+# run in each page: what overflows, images without alt text, the text a reader sees
+PROBE = r"""() => {
+  const out = {overflow: [], wide: [], noalt: [], page: document.documentElement.scrollWidth, view: window.innerWidth};
+  const main = document.querySelector('main') || document.body;
+  const what = e => (e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' "' +
+                     (e.innerText || '').trim().split('\n')[0].slice(0, 60) + '"');
+  const clipped = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement)
+                           if (getComputedStyle(a).overflowX !== 'visible') return true; return false; };
+  const right = main.getBoundingClientRect().right;
+  // a code block (the div quarto wraps it in, or a bare pre), a table: scrolls sideways, or sticks out of the column
+  for (const e of main.querySelectorAll('div.sourceCode, pre, table')) {
+    if (e.tagName === 'PRE' && e.closest('div.sourceCode')) continue;
+    if (e.closest('.callout-collapse:not(.show), .collapse:not(.show)')) continue;  // a closed callout: not drawn
+    const r = e.getBoundingClientRect(), inner = e.tagName === 'DIV' ? e.querySelector('pre') : null;
+    const need = Math.max(e.scrollWidth, inner ? inner.scrollWidth + (e.clientWidth - inner.clientWidth) : 0);
+    if (need > e.clientWidth + 1 || r.right > right + 1)
+      out.overflow.push(what(e) + ': ' + Math.max(need, Math.round(r.width)) + ' px in a ' +
+                        Math.round(Math.min(e.clientWidth, right - r.left)) + ' px column');
+  }
+  if (out.page > out.view + 1) {  // the elements that stick out of the screen, not inside a scroll box
+    for (const e of document.body.querySelectorAll('*')) {
+      const r = e.getBoundingClientRect();
+      if (r.right > out.view + 1 && r.width > 0 && !clipped(e) &&
+          !(e.parentElement && e.parentElement.getBoundingClientRect().right > out.view + 1))
+        out.wide.push(what(e) + ': right edge at ' + Math.round(r.right) + ' px');
+    }
+  }
+  for (const i of document.querySelectorAll('img'))
+    if (!(i.getAttribute('alt') || '').trim()) out.noalt.push(i.getAttribute('src'));
+  out.text = document.body.innerText;
+  const prose = document.body.cloneNode(true);  // the text outside code and maths, for raw TeX
+  for (const e of prose.querySelectorAll('code, pre, script, style, math, textarea')) e.remove();
+  out.prose = prose.textContent; out.maths = document.querySelectorAll('math').length;
+  return out;
+}"""
+
+def browser_problems(shots=None):
+    "The pages in headless Chromium, served from DOCS on 127.0.0.1, every other host refused, at WIDTHS."
+    import functools, http.server, threading
+    pages = sorted(p.name for p in DOCS.glob('*.html'))
     exe = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+    try: from playwright.sync_api import sync_playwright
+    except ImportError: return ["the browser checks need Playwright (a dev extra): .venv/bin/pip install playwright"]
     if exe is None:
-        print(f"SKIPPED the browser check of maths: no Chromium on PATH ({', '.join(BROWSERS)}; Debian: apt-get install "
-              f"chromium). Not opened offline: {', '.join(p.name for p in pages)}. Checked the HTML only.")
-    if shots: Path(shots).mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(2) as ex:
-        doms = list(ex.map(lambda p: offline_dom(exe, p, shots and Path(shots).resolve()/f'{p.stem}.png') if exe else p.read_text(), pages))
+        print(f"SKIPPED the browser checks: no Chromium on PATH ({', '.join(BROWSERS)}; Debian: apt-get install chromium). "
+              f"Checked the HTML only: maths and raw TeX.")
+        return [f"{p}: raw TeX a reader sees: {m[0]!r}" for p in pages if (m := TEX.search(Visible((DOCS/p).read_text()).text))]
+    handler = functools.partial(type('Quiet', (http.server.SimpleHTTPRequestHandler,), {'log_message': lambda *a: None}),
+                                directory=str(DOCS.resolve()))
+    # quiet: a page left while it still loads breaks a pipe, which is no problem of the site
+    srv = type('Server', (http.server.ThreadingHTTPServer,), {'handle_error': lambda *a: None})(('127.0.0.1', 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = f'http://127.0.0.1:{srv.server_port}/'
     probs, seen = [], []
-    for p, dom in zip(pages, doms):
-        v = Visible(dom)
-        if not v.maths: probs.append(f"{p}: no typeset maths (<math>) in the page{' as Chromium shows it with no network' if exe else ''}")
-        if m := TEX.search(v.text):
-            probs.append(f"{p}: raw TeX a reader sees{' in Chromium with no network' if exe else ''}: "
-                         f"{v.text[max(0, m.start()-40):m.end()+40].strip()!r} (maths goes in $...$ or $$...$$ in markdown; "
-                         f"nbs/_quarto.yml's html-math-method: mathml typesets it with no script)")
-        seen.append(f"{p.name} ({v.maths} <math>)")
-    if exe: print(f"maths offline in {Path(exe).name}: {', '.join(seen) or 'no page has maths'}")
+    if shots: Path(shots).mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=exe, args=['--no-sandbox'])
+            for w in WIDTHS:
+                ctx = browser.new_context(viewport={'width': w, 'height': 900 if w > 500 else 844})
+                ctx.route('**/*', lambda route: route.continue_() if route.request.url.startswith(base) else route.abort())
+                page, away, errors = ctx.new_page(), [], []
+                page.on('request', lambda r: away.append(r.url) if not r.url.startswith((base, 'data:')) else None)
+                page.on('console', lambda m: errors.append(m.text) if m.type == 'error' else None)
+                page.on('pageerror', lambda e: errors.append(str(e)))
+                for name in pages:
+                    away.clear(); errors.clear()
+                    page.goto(base + name, wait_until='load')
+                    r = page.evaluate(PROBE)
+                    where = f"{name} at {w} px"
+                    if w == WIDTHS[0]:
+                        probs += [f"{name}: request to another host: {u}" for u in dict.fromkeys(away)]
+                        probs += [f"{name}: console error: {e[:200]}" for e in dict.fromkeys(errors)]
+                        probs += [f"{name}: markdown link shown as text: {m[0][:120]!r}" for m in MD_LINK.finditer(r['text'])]
+                        probs += [f"{name}: image without alt text: {s}" for s in r['noalt']]
+                        probs += [f"{where}: wider than its column: {o}" for o in r['overflow']]
+                        if m := TEX.search(r['prose']):
+                            probs.append(f"{name}: raw TeX a reader sees: {r['prose'][max(0, m.start()-40):m.end()+40].strip()!r} "
+                                         f"(maths goes in $...$ or $$...$$ in markdown; html-math-method: mathml typesets it)")
+                        if r['maths']: seen.append(f"{name} ({r['maths']})")
+                    elif r['page'] > r['view'] + 1:
+                        probs.append(f"{where}: the page is {r['page']} px wide, wider than the screen; widest: "
+                                     + '; '.join(r['wide'][:3]))
+                    if shots: page.screenshot(path=str(Path(shots)/f"{name[:-5]}-{w}.png"), full_page=True)
+                ctx.close()
+            browser.close()
+    finally: srv.shutdown()
+    print(f"browser: {len(pages)} pages at {' and '.join(map(str, WIDTHS))} px in {Path(exe).name}; maths typeset on "
+          f"{', '.join(seen) or 'no page'}")
     return probs
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--screenshots', metavar='DIR', help='also save a PNG of each page with maths, as Chromium shows it offline')
+    ap.add_argument('--screenshots', metavar='DIR', help='also save a PNG of every page at each width, as Chromium shows it')
+    ap.add_argument('--no-build', action='store_true', help='check README.md and _docs/ as they are (no nbdev_readme, nbdev_docs)')
     args, t0 = ap.parse_args(), time.perf_counter()
     if not shutil.which('quarto'):
         sys.exit("FAIL docs: quarto is not on PATH: get it from https://quarto.org/docs/get-started/ or with "
                  ".venv/bin/nbdev_install_quarto (make puts ../shared/quarto's on PATH when it is there)")
     before = README.read_text() if README.exists() else ''
-    sh('nbdev_readme')
-    sh('nbdev_docs')
+    if not args.no_build:
+        sh('nbdev_readme')
+        sh('nbdev_docs')
+        post = subprocess.run([sys.executable, str(ROOT/'.ci/postrender.py'), '--readme', str(README)])
+        if post.returncode: sys.exit(f"FAIL docs: .ci/postrender.py --readme exited with {post.returncode}")
     t1 = time.perf_counter()
     nbs = sorted(nbglob(as_path=True))
-    probs = readme_problems(before) + name_problems() + error_problems(nbs) + maths_problems(args.screenshots)
+    probs = (readme_problems(before) + readme_shape_problems() + name_problems() + error_problems(nbs)
+             + notebook_problems(nbs) + link_problems() + browser_problems(args.screenshots))
     secs = f"build {t1-t0:.0f} s, checks {time.perf_counter()-t1:.0f} s"
     if probs:
         print(f"FAIL docs: {len(probs)} problem(s) ({secs})", *(f"  - {p}" for p in probs), sep='\n', file=sys.stderr)
         sys.exit(1)
     print(f"docs OK: {len(nbs)} notebooks -> {DOCS}/, README.md as nbdev_readme makes it, every exported name on its "
-          f"page with docments, no error outputs, maths typeset offline ({secs})")
+          f"page with docments, no error outputs, short code lines, README's links absolute, the site's links resolve, "
+          f"offline in Chromium at {' and '.join(map(str, WIDTHS))} px with nothing too wide ({secs})")
 
 if __name__ == '__main__': main()

@@ -73,7 +73,8 @@ def save_checkpoint(path:str|os.PathLike, # where to write, e.g. `runs/x/model.p
                     history:History|list[dict]|None=None, # the records of the epochs so far
                    )->Path:
     "Save `net`'s weights, its config, the random states and what is given, with their SHA-256, atomically."
-    ckpt = dict(state_dict=net.state_dict(), config=config, epoch=epoch, rng=_rng_states(train_iter))
+    ckpt = dict(state_dict=net.state_dict(), config=config, epoch=epoch,
+                rng=_rng_states(train_iter))
     if opt is not None: ckpt['optimizer'] = opt.state_dict()
     if scheduler is not None: ckpt['scheduler'] = scheduler.state_dict()
     if history is not None: ckpt['history'] = [dict(r) for r in history]
@@ -83,8 +84,10 @@ def save_checkpoint(path:str|os.PathLike, # where to write, e.g. `runs/x/model.p
 
 # %% ../nbs/11_checkpoint.ipynb #c011
 def load_checkpoint(path:str|os.PathLike, # a file written by `save_checkpoint`
-                    net:nn.Module|None=None, # load into this model; `None`: build it from the checkpoint's config
-                    verify:bool=True, # refuse a file whose contents no longer match the SHA-256 saved in it
+                    # load into this model; `None`: build it from the checkpoint's config
+                    net:nn.Module|None=None,
+                    # refuse a file whose contents no longer match the SHA-256 saved in it
+                    verify:bool=True,
                    )->tuple[nn.Module, dict]: # the model (in eval mode) and the whole checkpoint
     "Load a checkpoint safely (`weights_only=True`), with clear errors for a missing, damaged, changed or mismatched file."
     path = Path(path)
@@ -104,7 +107,8 @@ def load_checkpoint(path:str|os.PathLike, # a file written by `save_checkpoint`
                               "in it. Do not use it: train again, or pass another checkpoint.")
     cfg = ckpt['config']
     if net is None:
-        net = make_net(cfg['model'], cfg['num_hiddens'], normalize=cfg.get('normalize', False), dropout=cfg.get('dropout', 0.))
+        net = make_net(cfg['model'], cfg['num_hiddens'], normalize=cfg.get('normalize', False),
+                       dropout=cfg.get('dropout', 0.))
     want, have = net.state_dict(), ckpt['state_dict']
     for k in [*want, *(k for k in have if k not in want)]:  # in layer order
         a, b = tuple(have[k].shape) if k in have else None, tuple(want[k].shape) if k in want else None
@@ -128,9 +132,11 @@ class CheckpointCB(Callback):
                  config:dict, # how to rebuild the net: `model`, `num_hiddens`, recipe keys, ...
                 ): self.path, self.config, self.saved = Path(path), config, 0
     def _save(self, learn, epoch:int):
-        opt = learn.opt if isinstance(learn.opt, torch.optim.Optimizer) else None  # d2l's `updater` has no state
+        # d2l's `updater` has no state
+        opt = learn.opt if isinstance(learn.opt, torch.optim.Optimizer) else None
         save_checkpoint(self.path, learn.net, self.config, epoch, opt=opt,
-                        scheduler=_scheduler(learn), train_iter=learn.train_iter, history=learn.history)
+                        scheduler=_scheduler(learn), train_iter=learn.train_iter,
+                        history=learn.history)
         self.saved = epoch
     def after_epoch(self, learn): self._save(learn, learn.epoch)
     def after_fit(self, learn):
@@ -147,10 +153,12 @@ def _load_state(obj, state, what:str):
 def restore_training_state(ckpt:dict, # a checkpoint, as `load_checkpoint` returns it
                            opt:torch.optim.Optimizer|None=None, # gets the saved optimizer state
                            scheduler=None, # gets the saved scheduler state
-                           train_iter=None, # training batches; their generator (`.gen`), if any, gets the saved one
+                           # training batches; their generator (`.gen`), if any, gets the saved one
+                           train_iter=None,
                           )->History: # the records of the epochs the checkpoint holds
     "Put the optimizer, scheduler and random states saved in `ckpt` back, to continue the run."
-    missing = [k for k, x in dict(optimizer=opt, scheduler=scheduler, history=1, rng=1).items() if x is not None and k not in ckpt]
+    missing = [k for k, x in dict(optimizer=opt, scheduler=scheduler, history=1,
+                                  rng=1).items() if x is not None and k not in ckpt]
     if missing:
         raise CheckpointError(f"the checkpoint (epoch {ckpt.get('epoch')}) holds no {' or '.join(missing)}: it was saved "
                               "without what continuing a run needs (CheckpointCB saves it all); start a new run.")
@@ -182,7 +190,8 @@ class ResumeCB(Callback):
 # %% ../nbs/11_checkpoint.ipynb #m002
 def _final(records:list[dict])->dict:
     "The last epoch's metrics (its record without `epoch` and `seconds`) and the number of epochs."
-    return {**{k: v for k, v in records[-1].items() if k not in ('epoch', 'seconds')}, 'epochs': len(records)}
+    return {**{k: v for k, v in records[-1].items() if k not in ('epoch', 'seconds')},
+            'epochs': len(records)}
 
 def _write_json(path:Path, obj)->Path:
     "Write `obj` as indented JSON to `path`, atomically."
@@ -199,10 +208,13 @@ class MetricsLogger(Callback):
     def after_epoch(self, learn):
         records = learn.history.to_dicts()
         self._csv(self.out/'metrics.csv', records)
-        _write_json(self.out/'metrics.json', dict(config=self.config, history=records, final=_final(records)))
+        _write_json(self.out/'metrics.json',
+                    dict(config=self.config, history=records, final=_final(records)))
     def _csv(self, path:Path, records:list[dict]):
-        columns = list(dict.fromkeys(k for r in records for k in r))   # every key, in order of appearance
-        if columns == self.columns and self.rows == len(records) - 1:  # one more row of the same columns: append it
+        # every key, in order of appearance
+        columns = list(dict.fromkeys(k for r in records for k in r))
+        # one more row of the same columns: append it
+        if columns == self.columns and self.rows == len(records) - 1:
             with writing(path), open(path, 'a', newline='') as f: csv.DictWriter(f, columns).writerow(records[-1])
         else:
             def write(t):
@@ -226,10 +238,12 @@ class TensorBoardCB(Callback):
         except ImportError:
             raise ImportError("TensorBoard logging needs the tensorboard package: pip install 'mlp_nbdev[tensorboard]' "
                               "(or pip install tensorboard).") from None
-        self.make = lambda first: SummaryWriter(str(self.log_dir), purge_step=first)  # drops events from `first` on
+        # drops events from `first` on
+        self.make = lambda first: SummaryWriter(str(self.log_dir), purge_step=first)
     def after_epoch(self, learn):
         r = learn.history[-1]
-        if self.writer is None: self.writer = self.make(r['epoch'])  # a continued run's first new epoch
+        # a continued run's first new epoch
+        if self.writer is None: self.writer = self.make(r['epoch'])
         for k, v in r.items():
             if k != 'epoch' and isinstance(v, (int, float)): self.writer.add_scalar(_tag(k), v, r['epoch'])
         self.writer.flush()
@@ -242,14 +256,17 @@ def save_figure(path:str|os.PathLike, # the PNG to write
                )->Path:
     "Save `fig` as a PNG, atomically, then close it."
     import matplotlib.pyplot as plt
-    try: return atomic_write(path, lambda t: fig.savefig(t, format='png', dpi=FIGURE_DPI, bbox_inches='tight'))
+    try: return atomic_write(path,
+                             lambda t: fig.savefig(t, format='png', dpi=FIGURE_DPI,
+                                                   bbox_inches='tight'))
     finally: plt.close(fig)
 
 # %% ../nbs/11_checkpoint.ipynb #n016
 def _versions()->dict:
     "Versions of what the run used: torch's own string, the others from package metadata (importing torchvision costs seconds)."
     return dict(python=platform.python_version(), torch=torch.__version__,
-                **{p: version(p) for p in ('torchvision', 'matplotlib', 'mlp_nbdev')}, platform=platform.platform())
+                **{p: version(p) for p in ('torchvision', 'matplotlib', 'mlp_nbdev')},
+                platform=platform.platform())
 
 # %% ../nbs/11_checkpoint.ipynb #n017
 def write_run(out:Path, # the run's folder
@@ -263,8 +280,10 @@ def write_run(out:Path, # the run's folder
     "Write `metrics.json`, `curves.png` and `predictions.png` of a training run into `out`."
     import matplotlib.pyplot as plt
     records = history.to_dicts()
-    metrics = dict(config=config, history=records, final=_final(records), interrupted=history.interrupted,
-                   seconds=seconds, device=str(device), versions=_versions(), finished=datetime.now().isoformat(timespec='seconds'))
+    metrics = dict(config=config, history=records, final=_final(records),
+                   interrupted=history.interrupted,
+                   seconds=seconds, device=str(device), versions=_versions(),
+                   finished=datetime.now().isoformat(timespec='seconds'))
     _write_json(Path(out)/'metrics.json', metrics)
     save_figure(Path(out)/'curves.png', plot_history(history).figure)
     predict(net, test_iter, n=8, device=device)

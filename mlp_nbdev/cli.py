@@ -20,7 +20,8 @@ from .recipes import RECIPES, get_recipe, make_trainer, run_recipe
 from .interpret import confusion_matrix, per_class_table, plot_confusion
 from .diagnostics import lr_find
 from .tune import TuneUsageError, read_recipe, tune_command
-from .checkpoint import (CheckpointCB, CheckpointError, MetricsLogger, ResumeCB, TensorBoardCB, load_checkpoint,
+from .checkpoint import (CheckpointCB, CheckpointError, MetricsLogger, ResumeCB,
+                                  TensorBoardCB, load_checkpoint,
                                   save_figure, write_run)
 
 # %% auto #0
@@ -54,7 +55,8 @@ def _set_threads(threads:int|None):
     if threads is not None: torch.set_num_threads(threads)
 
 _TRAIN_SIZE = 60_000  # Fashion-MNIST's training images
-_OPT_STATE = dict(sgd=1, nesterov=1, adamw=2)  # tensors of optimizer state per parameter (momentum; Adam's two moments)
+# tensors of optimizer state per parameter (momentum; Adam's two moments)
+_OPT_STATE = dict(sgd=1, nesterov=1, adamw=2)
 
 def _available_memory(dev:torch.device)->int|None:
     "Bytes free for tensors on `dev`: CUDA's own count, else the system's `MemAvailable`; `None` when unknown."
@@ -74,7 +76,8 @@ def _check_limits(r:dict, # the recipe, with the user's lr and batch size
         raise UsageError(f"--batch-size {bs} is larger than the training set ({_TRAIN_SIZE} images): pass at most {_TRAIN_SIZE}.")
     params = (784 + 1) * hidden + (hidden + 1) * 10
     tensors = 2 + _OPT_STATE[r['optimizer']]  # the weights, their gradients, the optimizer's state
-    need = 4 * (params * tensors + 4 * bs * (784 + hidden + 10))  # float32; a batch's inputs and activations, a few times
+    # float32; a batch's inputs and activations, a few times
+    need = 4 * (params * tensors + 4 * bs * (784 + hidden + 10))
     free = _available_memory(dev)
     if free is not None and need > free:
         raise UsageError(f"--hidden {hidden} with --batch-size {bs} needs about {need / 2**30:,.1f} GiB on {dev} (the weights, "
@@ -86,16 +89,21 @@ def train(model:str='concise', # 'concise' (nn.Sequential) or 'scratch' (hand-wr
           recipe:str='seed', # a recipe file (.json, as `mlp-nbdev tune` writes), or 'seed': the notes' recipe (SGD lr 0.1, batch 256); 'best': normalized inputs, Kaiming init, Nesterov SGD (lr 0.1, one-cycle schedule, weight decay 5e-4), label smoothing 0.1, batch 128
           epochs:int|None=None, # passes over the training data (default: 10; with --resume, the run's own; more continues it further)
           lr:float|None=None, # learning rate (default: the recipe's, 0.1 for both)
-          batch_size:int|None=None, # samples per batch (default: the recipe's, 256 for seed, 128 for best)
+          # samples per batch (default: the recipe's, 256 for seed, 128 for best)
+          batch_size:int|None=None,
           hidden:int=256, # hidden units
           seed:int=0, # random seed for the initial weights and the shuffle
-          device:str|None=None, # 'cpu', 'cuda', 'mps' (default: a GPU if there is one, else the CPU)
+          # 'cpu', 'cuda', 'mps' (default: a GPU if there is one, else the CPU)
+          device:str|None=None,
           amp:str|None=None, # 'auto': bfloat16 autocast where a short probe finds it faster than float32 on this machine; 'bf16': bfloat16 autocast, or float32 with a warning where it is 1.2x slower or more (default: float32)
-          data:Path|None=None, # data root holding FashionMNIST/raw (default: $MLP_NBDEV_DATA, else ~/.cache/mlp_nbdev)
+          # data root holding FashionMNIST/raw (default: $MLP_NBDEV_DATA, else ~/.cache/mlp_nbdev)
+          data:Path|None=None,
           out:Path|None=None, # output folder, new or empty (default: runs/<timestamp>)
           resume:Path|None=None, # a run folder to continue from its model.pt, with its own settings (only --epochs, --device, --data, --threads apply)
-          threads:int|None=None, # CPU threads for torch (default: torch's choice, or $OMP_NUM_THREADS)
-          tensorboard:bool=False, # also write TensorBoard event files into OUT/tensorboard (needs the tensorboard package)
+          # CPU threads for torch (default: torch's choice, or $OMP_NUM_THREADS)
+          threads:int|None=None,
+          # also write TensorBoard event files into OUT/tensorboard (needs the tensorboard package)
+          tensorboard:bool=False,
           echo=print, # where the progress lines go
          )->dict: # the metrics written to `metrics.json`
     "Train an MLP on Fashion-MNIST; write metrics.json and metrics.csv (every epoch), model.pt (every epoch), curves.png and predictions.png."
@@ -104,9 +112,11 @@ def train(model:str='concise', # 'concise' (nn.Sequential) or 'scratch' (hand-wr
         raise UsageError("--tensorboard needs the tensorboard package: pip install 'mlp_nbdev[tensorboard]' (or tensorboard).")
     if resume is not None: return _resume(Path(resume), epochs, dev, data, echo)
     out = Path(out) if out is not None else Path('runs')/datetime.now().strftime('%Y%m%d-%H%M%S')
-    r = _recipe(recipe, **{k: v for k, v in dict(lr=lr, batch_size=batch_size).items() if v is not None})
+    r = _recipe(recipe,
+                **{k: v for k, v in dict(lr=lr, batch_size=batch_size).items() if v is not None})
     _check_limits(r, hidden, dev)
-    config = dict(model=model, recipe=recipe, num_hiddens=hidden, epochs=epochs or 10, seed=seed, amp=amp,
+    config = dict(model=model, recipe=recipe, num_hiddens=hidden, epochs=epochs or 10, seed=seed,
+                  amp=amp,
                   tensorboard=tensorboard, **r)
     with claim_run_dir(out):  # one run per folder; the folder goes again if nothing was saved in it
         return _train(out, config, r, dev, data, echo)
@@ -121,13 +131,15 @@ def _amp_choice(amp:str|None, dev:torch.device)->tuple[torch.dtype|None, dict]:
     if any(issubclass(x.category, AmpWarning) for x in w):
         warnings.warn(f"--amp {amp}: bfloat16 autocast is {ratio:.1f}x slower than float32 on this machine, so this run "
                       "uses float32 (no option forces bfloat16 here; --amp auto uses it only where it is faster).", AmpWarning)
-    return dtype, dict(amp_dtype='bfloat16' if dtype else 'float32', bf16_over_float32=ratio if amp else None)
+    return dtype, dict(amp_dtype='bfloat16' if dtype else 'float32',
+                       bf16_over_float32=ratio if amp else None)
 
 def _train(out:Path, config:dict, r:dict, dev, data, echo, resumed:dict|None=None)->dict:
     "Train into `out` (claimed or locked by the caller); `resumed`: the checkpoint to continue."
     dtype, chosen = _amp_choice(config['amp'], dev)
     config = {**config, **chosen}
-    data_iters = load_data_fashion_mnist(r['batch_size'], root=get_fashion_mnist(data), device=dev, seed=config['seed'])
+    data_iters = load_data_fashion_mnist(r['batch_size'], root=get_fashion_mnist(data), device=dev,
+                                         seed=config['seed'])
     model, hidden, epochs = config['model'], config['num_hiddens'], config['epochs']
     done = f"; continuing after epoch {resumed['epoch']}" if resumed else ''
     echo(f"training {model} MLP 784-{hidden}-10, recipe {config['recipe']} (lr {r['lr']}, batch {r['batch_size']}), "
@@ -135,9 +147,12 @@ def _train(out:Path, config:dict, r:dict, dev, data, echo, resumed:dict|None=Non
     cb, t0 = CheckpointCB(out/'model.pt', config), time.perf_counter()
     cbs = [cb, MetricsLogger(out, config)] + ([ResumeCB(resumed)] if resumed else [])
     if config.get('tensorboard'): cbs.append(TensorBoardCB(out/'tensorboard'))
-    net, history = run_recipe(r, model, epochs, hidden, config['seed'], data=data_iters, device=dev, draw=False,
-                              progress=sys.stdout.isatty(), amp=dtype, cbs=cbs)  # curves.png: `write_run`
-    if len(history) <= (resumed['epoch'] if resumed else 0): raise KeyboardInterrupt  # no epoch completed
+    net, history = run_recipe(r, model, epochs, hidden, config['seed'], data=data_iters, device=dev,
+                              draw=False,
+                              # curves.png: `write_run`
+                              progress=sys.stdout.isatty(), amp=dtype, cbs=cbs)
+    # no epoch completed
+    if len(history) <= (resumed['epoch'] if resumed else 0): raise KeyboardInterrupt
     m = write_run(out, net, history, config, data_iters[1], time.perf_counter() - t0, dev)
     if history.interrupted:
         echo(f"interrupted: {cb.path} holds epoch {cb.saved} of {epochs}; `mlp-nbdev evaluate {cb.path}` tests it and "
@@ -154,7 +169,8 @@ def _resume(out:Path, epochs:int|None, dev, data, echo)->dict:
     with lock_run_dir(out):  # no other run writes this folder meanwhile
         _, ckpt = load_checkpoint(out/'model.pt')
         config = dict(ckpt['config'])
-        old = {'cycle_momentum': config.get('schedule') == 'onecycle'}  # runs saved before the key: one-cycle cycled it
+        # runs saved before the key: one-cycle cycled it
+        old = {'cycle_momentum': config.get('schedule') == 'onecycle'}
         r = get_recipe({**old, **{k: config[k] for k in RECIPES['seed'] if k in config}})
         planned, epochs = config['epochs'], epochs or config['epochs']
         if r['schedule'] == 'onecycle' and epochs != planned:
@@ -180,7 +196,8 @@ def evaluate(checkpoint:Path, # a model.pt written by `mlp-nbdev train`
         raise UsageError(f"--confusion {confusion}: its folder does not exist.")
     net, ckpt = load_checkpoint(checkpoint)
     cfg = ckpt['config']
-    _, test_iter = load_data_fashion_mnist(cfg.get('batch_size', 256), root=get_fashion_mnist(data), device=dev)
+    _, test_iter = load_data_fashion_mnist(cfg.get('batch_size', 256), root=get_fashion_mnist(data),
+                                           device=dev)
     cm = confusion_matrix(net.to(dev), test_iter)
     acc = float(cm.trace()) / float(cm.sum())
     echo(f"{checkpoint}: {cfg['model']} MLP 784-{cfg['num_hiddens']}-10, recipe {cfg.get('recipe')}, epoch {ckpt.get('epoch')}")
@@ -199,14 +216,16 @@ def find_data(data:Path|None=None, # data root (the option's help is `train`'s)
 
 # %% ../nbs/12_cli.ipynb #n007b
 def find_lr(model:str='concise', # the model (the option's help is `train`'s)
-            recipe:str='seed', # the recipe whose network, loss and optimizer are tested (its schedule plays no part)
+            # the recipe whose network, loss and optimizer are tested (its schedule plays no part)
+            recipe:str='seed',
             batch_size:int|None=None, # samples per batch (the option's help is `train`'s)
             hidden:int=256, # hidden units
             seed:int=0, # random seed for the initial weights and the shuffle
             device:str|None=None, # where to run (the option's help is `train`'s)
             data:Path|None=None, # data root (the option's help is `train`'s)
             start_lr:float=1e-4, # the range test's first learning rate
-            end_lr:float=10., # its last, reached after --num-iter batches unless the loss explodes first
+            # its last, reached after --num-iter batches unless the loss explodes first
+            end_lr:float=10.,
             num_iter:int=300, # batches at most
             plot:Path|None=None, # the curve's PNG (default: runs/lr-find-<timestamp>.png)
             threads:int|None=None, # CPU threads (the option's help is `train`'s)
@@ -217,20 +236,24 @@ def find_lr(model:str='concise', # the model (the option's help is `train`'s)
     if not start_lr < end_lr: raise UsageError(f"--start-lr {start_lr:g} must be below --end-lr {end_lr:g}.")
     plot = Path(plot) if plot is not None else Path('runs')/f"lr-find-{datetime.now().strftime('%Y%m%d-%H%M%S')}.png"
     if plot.suffix.lower() != '.png': raise UsageError(f"--plot {plot}: the curve is a PNG; pass a file name ending in .png.")
-    r = _recipe(recipe, **({} if batch_size is None else dict(batch_size=batch_size)), schedule=None)
+    r = _recipe(recipe, **({} if batch_size is None else dict(batch_size=batch_size)),
+                schedule=None)
     _check_limits(r, hidden, dev)
-    train_iter, _ = load_data_fashion_mnist(r['batch_size'], root=get_fashion_mnist(data), device=dev, seed=seed)
+    train_iter, _ = load_data_fashion_mnist(r['batch_size'], root=get_fashion_mnist(data),
+                                            device=dev, seed=seed)
     torch.manual_seed(seed)
     net = make_net(model, hidden, r['init'], r['normalize'], r['dropout']).to(dev)
     loss, opt, _ = make_trainer(net, r)
-    res = lr_find(net, train_iter, loss, opt, dev, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter)
+    res = lr_find(net, train_iter, loss, opt, dev, start_lr=start_lr, end_lr=end_lr,
+                  num_iter=num_iter)
     plot.parent.mkdir(parents=True, exist_ok=True)
     save_figure(plot, res.plot().figure)
     echo(f"lr-find, {model} MLP 784-{hidden}-10, recipe {recipe} (batch {r['batch_size']}), {len(res.lrs)} batches on {dev}:")
     echo(f"suggested lr {res.suggested:.3g} (the smoothed loss is lowest at {res.min_lr:.3g}: a tenth of that); "
          f"steepest descent at {res.steepest:.3g}")
     echo(f"curve: {plot.absolute()}")
-    return dict(suggested=res.suggested, min_lr=res.min_lr, steepest=res.steepest, lrs=res.lrs, losses=res.losses,
+    return dict(suggested=res.suggested, min_lr=res.min_lr, steepest=res.steepest, lrs=res.lrs,
+                losses=res.losses,
                 plot=plot)
 
 # %% ../nbs/12_cli.ipynb #c020
@@ -245,8 +268,10 @@ def _number(cast, what:str, ok, bad:str):
 
 _SEED_MAX = 2**63 - 1  # torch's generators take a 64-bit seed
 _positive_int = _number(int, 'a positive integer', lambda v: v >= 1, "must be at least 1, got {v}")
-_positive_float = _number(float, 'a positive number', lambda v: math.isfinite(v) and v > 0, "must be a positive finite number, got {s}")
-_seed = _number(int, 'an integer', lambda v: 0 <= v <= _SEED_MAX, f"must be between 0 and {_SEED_MAX} (2**63 - 1), got {{s}}")
+_positive_float = _number(float, 'a positive number', lambda v: math.isfinite(v) and v > 0,
+                          "must be a positive finite number, got {s}")
+_seed = _number(int, 'an integer', lambda v: 0 <= v <= _SEED_MAX,
+                f"must be between 0 and {_SEED_MAX} (2**63 - 1), got {{s}}")
 
 def _existing_dir(s:str)->Path:
     if not s.strip(): raise argparse.ArgumentTypeError("is empty: pass a folder, or leave --data out to use the default")
@@ -255,10 +280,13 @@ def _existing_dir(s:str)->Path:
     return p.absolute()
 
 # %% ../nbs/12_cli.ipynb #n009
-_TYPES = dict(epochs=_positive_int, lr=_positive_float, batch_size=_positive_int, hidden=_positive_int, seed=_seed,
-              data=_existing_dir, out=Path, checkpoint=Path, confusion=Path, resume=Path, threads=_positive_int,
+_TYPES = dict(epochs=_positive_int, lr=_positive_float, batch_size=_positive_int,
+              hidden=_positive_int, seed=_seed,
+              data=_existing_dir, out=Path, checkpoint=Path, confusion=Path, resume=Path,
+              threads=_positive_int,
               start_lr=_positive_float, end_lr=_positive_float, num_iter=_positive_int, plot=Path,
-              trials=_positive_int, heartbeat=_positive_int, train_size=_positive_int, valid=_positive_int, recipe_out=Path)
+              trials=_positive_int, heartbeat=_positive_int, train_size=_positive_int,
+              valid=_positive_int, recipe_out=Path)
 _CHOICES = dict(model=['concise', 'scratch'], amp=['auto', 'bf16'], pruner=['median', 'none'])
 COMMANDS = {'train': train, 'evaluate': evaluate, 'data': find_data, 'lr-find': find_lr,
             'tune': tune_command}  # subcommand -> its function
@@ -269,18 +297,22 @@ def _add_options(parser:argparse.ArgumentParser, command, shared=train):
     own, common = docments(command, full=True, returns=False), docments(shared, returns=False)
     for name, d in own.items():
         if name == 'echo': continue
-        shared_help = "the option's help is `train`'s" in (d.docment or '')  # written once, on `train`
-        kw = dict(type=_TYPES.get(name), choices=_CHOICES.get(name), help=common[name] if shared_help else d.docment)
+        # written once, on `train`
+        shared_help = "the option's help is `train`'s" in (d.docment or '')
+        kw = dict(type=_TYPES.get(name), choices=_CHOICES.get(name),
+                  help=common[name] if shared_help else d.docment)
         if d.default is inspect.Parameter.empty: parser.add_argument(name, **kw); continue
         if isinstance(d.default, bool):  # a switch: `--tensorboard` turns it on
-            parser.add_argument('--' + name.replace('_', '-'), action='store_true', help=kw['help']); continue
+            parser.add_argument('--' + name.replace('_', '-'), action='store_true',
+                                help=kw['help']); continue
         if d.default is not None: kw['help'] += f' (default {d.default})'
         parser.add_argument('--' + name.replace('_', '-'), default=d.default, **kw)
 
 # %% ../nbs/12_cli.ipynb #c021
 class _Parser(argparse.ArgumentParser):
     "An `ArgumentParser` whose usage errors are one line, pointing at `--help`."
-    def error(self, message): self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+    def error(self, message): self.exit(2,
+                                        f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 # %% ../nbs/12_cli.ipynb #n011
 def make_parser()->argparse.ArgumentParser:
@@ -288,7 +320,8 @@ def make_parser()->argparse.ArgumentParser:
     p = _Parser(prog='mlp-nbdev', description='Train and evaluate MLPs on Fashion-MNIST.')
     p.add_argument('--version', action='version', version=f'mlp-nbdev {__version__}')
     sub = p.add_subparsers(dest='command', metavar='{' + ','.join(COMMANDS) + '}', required=True)
-    for name, f in COMMANDS.items(): _add_options(sub.add_parser(name, help=f.__doc__, description=f.__doc__), f)
+    for name, f in COMMANDS.items(): _add_options(sub.add_parser(name, help=f.__doc__,
+        description=f.__doc__), f)
     return p
 
 # %% ../nbs/12_cli.ipynb #n013
@@ -302,17 +335,21 @@ def main(argv:list[str]|None=None, # arguments after the program name; `None`: `
     except SystemExit as e: return int(e.code or 0)
     command, stopped = args.pop('command'), []
     err = lambda m: print(f"mlp-nbdev {command}: error: {m}", file=sys.stderr)
-    def warn(message, category, *args, **kwargs): print(f"mlp-nbdev {command}: warning: {message}", file=sys.stderr)
+    def warn(message, category, *args, **kwargs): print(f"mlp-nbdev {command}: warning: {message}",
+                                                        file=sys.stderr)
     def term(signum, frame): stopped.append(signum); raise Terminated
     on_term = signal.signal(signal.SIGTERM, term)
     try:
-        with warnings.catch_warnings():  # a library warning is one line too, e.g. --amp bf16 where it is slower
+        # a library warning is one line too, e.g. --amp bf16 where it is slower
+        with warnings.catch_warnings():
             warnings.showwarning = warn
             result = COMMANDS[command](**args)
     except (UsageError, RunDirError, TuneUsageError) as e: err(e); return 2
     except BrokenPipeError:  # `mlp-nbdev evaluate ... | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); return 141  # as SIGPIPE would
-    except (DataError, CheckpointError, DivergenceError, OSError) as e: err(e); return 1  # `WriteError` is an `OSError`
+        # as SIGPIPE would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); return 141
+    # `WriteError` is an `OSError`
+    except (DataError, CheckpointError, DivergenceError, OSError) as e: err(e); return 1
     except KeyboardInterrupt as e:
         what = 'terminated' if isinstance(e, Terminated) else 'interrupted'
         err(f"{what} before the first epoch completed; no epoch was saved." if command == 'train' else f"{what}.")

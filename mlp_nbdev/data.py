@@ -21,7 +21,8 @@ __all__ = ['ENV_VAR', 'DEBIAN_DIR', 'RAW_FILES', 'CACHE_VERSION', 'TEXT_LABELS',
 
 # %% ../nbs/02_data.ipynb #c006
 ENV_VAR = 'MLP_NBDEV_DATA'
-DEBIAN_DIR = Path('/usr/share/datasets/fashion-mnist')  # where Debian's `dataset-fashion-mnist` puts the .gz files
+# where Debian's `dataset-fashion-mnist` puts the .gz files
+DEBIAN_DIR = Path('/usr/share/datasets/fashion-mnist')
 
 # %% ../nbs/02_data.ipynb #c007
 def data_root(root:str|os.PathLike|None=None, # a folder; `None`: `$MLP_NBDEV_DATA`, else `~/.cache/mlp_nbdev`
@@ -36,10 +37,14 @@ def data_root(root:str|os.PathLike|None=None, # a folder; `None`: `$MLP_NBDEV_DA
 # %% ../nbs/02_data.ipynb #c010
 # name: (magic number, shape, size in bytes, md5 of the decompressed file)
 RAW_FILES = {
-    'train-images-idx3-ubyte': (2051, (60000, 28, 28), 47040016, 'f4a8712d7a061bf5bd6d2ca38dc4d50a'),
-    'train-labels-idx1-ubyte': (2049, (60000,),        60008,    '9018921c3c673c538a1fc5bad174d6f9'),
-    't10k-images-idx3-ubyte':  (2051, (10000, 28, 28), 7840016,  '8181f5470baa50b63fa0f6fddb340f0a'),
-    't10k-labels-idx1-ubyte':  (2049, (10000,),        10008,    '15d484375f8d13e6eb1aabb0c3f46965'),
+    'train-images-idx3-ubyte': (2051, (60000, 28, 28), 47040016,
+                                'f4a8712d7a061bf5bd6d2ca38dc4d50a'),
+    'train-labels-idx1-ubyte': (2049, (60000,),        60008,
+                                '9018921c3c673c538a1fc5bad174d6f9'),
+    't10k-images-idx3-ubyte':  (2051, (10000, 28, 28), 7840016,
+                                '8181f5470baa50b63fa0f6fddb340f0a'),
+    't10k-labels-idx1-ubyte':  (2049, (10000,),        10008,
+                                '15d484375f8d13e6eb1aabb0c3f46965'),
 }
 
 # %% ../nbs/02_data.ipynb #c011
@@ -81,14 +86,16 @@ def _place(root:Path, fill, src:str, names:list[str]|None=None)->Path:
         tmp = make_temp(dest.parent, '.incoming-', is_dir=True)
     try:
         fill(tmp)
-        for name in RAW_FILES: check_raw_file(tmp/name, fix=f"It came from {src}, which is damaged; nothing was placed.")
+        for name in RAW_FILES: check_raw_file(tmp/name,
+                                              fix=f"It came from {src}, which is damaged; nothing was placed.")
         with writing(dest):
             if not dest.is_dir(): tmp.rename(dest)
             else:
                 for name in names or RAW_FILES: os.replace(tmp/name, dest/name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if not any(dest.parent.iterdir()): dest.parent.rmdir()  # leave no empty FashionMNIST/ behind either
+        # leave no empty FashionMNIST/ behind either
+        if not any(dest.parent.iterdir()): dest.parent.rmdir()
     return dest
 
 # %% ../nbs/02_data.ipynb #c018
@@ -102,7 +109,8 @@ def _from_debian(debian_dir:Path):
             except (OSError, EOFError) as e:
                 raise DataError(f"Cannot decompress {src} ({e}); reinstall it: "
                                 f"`apt-get install --reinstall dataset-fashion-mnist`.") from e
-            with writing(tmp.parent/'raw'/name): (tmp/name).write_bytes(data)  # named where it was going
+            # named where it was going
+            with writing(tmp.parent/'raw'/name): (tmp/name).write_bytes(data)
     return fill
 
 # %% ../nbs/02_data.ipynb #c019
@@ -116,7 +124,8 @@ def _from_torchvision(tmp:Path):
 
 # %% ../nbs/02_data.ipynb #c020
 def get_fashion_mnist(root:str|os.PathLike|None=None, # data root; `None`: see `data_root`
-                      debian_dir:str|os.PathLike=DEBIAN_DIR, # where Debian's `dataset-fashion-mnist` keeps its .gz files
+                      # where Debian's `dataset-fashion-mnist` keeps its .gz files
+                      debian_dir:str|os.PathLike=DEBIAN_DIR,
                       download:bool=True, # fall back to torchvision's download
                       verbose:bool=True, # print the path when the data is placed there
                      )->Path: # the data root, holding `FashionMNIST/raw`
@@ -124,7 +133,8 @@ def get_fashion_mnist(root:str|os.PathLike|None=None, # data root; `None`: see `
     root, raw, debian_dir = data_root(root), raw_dir(root), Path(debian_dir)
     missing = [n for n in RAW_FILES if not (raw/n).exists()]
     for name in RAW_FILES:
-        if name not in missing: check_raw_file(raw/name, md5=False)  # damaged: the message says to delete it
+        # damaged: the message says to delete it
+        if name not in missing: check_raw_file(raw/name, md5=False)
     if not missing: return root
     if all((debian_dir/f'{n}.gz').is_file() for n in RAW_FILES): src, fill = f"Debian's {debian_dir}", _from_debian(debian_dir)
     elif download: src, fill = 'the download', _from_torchvision
@@ -178,7 +188,8 @@ def write_cache(train:bool, # the training split, else the test split
     "Write a split's tensors to its cache file atomically, with what `read_cache` checks; a failure raises `WriteError`."
     path = cache_file(train, root)
     with writing(path): path.parent.mkdir(parents=True, exist_ok=True)
-    rec = dict(version=CACHE_VERSION, images=images, labels=labels, raw=stamps, sha256=_digest(images, labels))
+    rec = dict(version=CACHE_VERSION, images=images, labels=labels, raw=stamps,
+               sha256=_digest(images, labels))
     return atomic_write(path, lambda t: torch.save(rec, t))
 
 # %% ../nbs/02_data.ipynb #c037
@@ -191,8 +202,10 @@ def read_cache(train:bool=True, # the training split, else the test split
     img, lab = _split_files(train)
     ok = (isinstance(rec, dict) and rec.get('version') == CACHE_VERSION and rec.get('raw') == _raw_stamps(train, root)
           and isinstance(rec.get('images'), Tensor) and isinstance(rec.get('labels'), Tensor))
-    ok = ok and (rec['images'].dtype, tuple(rec['images'].shape)) == (torch.uint8, RAW_FILES[img][1])
-    ok = ok and (rec['labels'].dtype, tuple(rec['labels'].shape)) == (torch.int64, RAW_FILES[lab][1])
+    ok = ok and (rec['images'].dtype,
+                 tuple(rec['images'].shape)) == (torch.uint8, RAW_FILES[img][1])
+    ok = ok and (rec['labels'].dtype,
+                 tuple(rec['labels'].shape)) == (torch.int64, RAW_FILES[lab][1])
     ok = ok and rec.get('sha256') == _digest(rec['images'], rec['labels'])
     return (rec['images'], rec['labels']) if ok else None
 
@@ -203,9 +216,11 @@ def fashion_mnist_tensors(train:bool=True, # the 60,000 training images, else th
     "One split of Fashion-MNIST as two tensors: from the checked cache, else read by torchvision (and cached)."
     cached = read_cache(train, root)
     if cached is not None: return cached
-    from torchvision.datasets import FashionMNIST  # only on a cache miss: it takes seconds to import
+    # only on a cache miss: it takes seconds to import
+    from torchvision.datasets import FashionMNIST
     root = get_fashion_mnist(root)
-    stamps = _raw_stamps(train, root)  # before reading: a file changed meanwhile makes the next start rebuild
+    # before reading: a file changed meanwhile makes the next start rebuild
+    stamps = _raw_stamps(train, root)
     for name in _split_files(train): check_raw_file(raw_dir(root)/name)
     ds = FashionMNIST(root, train=train, download=False)
     try: write_cache(train, root, ds.data, ds.targets, stamps)
@@ -234,9 +249,12 @@ class TensorBatches:
                  labels:Tensor, # `int64 (N,)`
                  batch_size:int, # samples per batch (the last batch may be smaller)
                  shuffle:bool=False, # draw a new permutation every epoch
-                 resize:int|tuple[int,int]|None=None, # resize whole batches to this size (bilinear, antialiased)
-                 seed:int|None=None, # seed of this iterable's own generator; `None`: torch's global generator
-                 device:str|torch.device|None=None, # put both tensors there once; batches come out there
+                 # resize whole batches to this size (bilinear, antialiased)
+                 resize:int|tuple[int,int]|None=None,
+                 # seed of this iterable's own generator; `None`: torch's global generator
+                 seed:int|None=None,
+                 # put both tensors there once; batches come out there
+                 device:str|torch.device|None=None,
                 ):
         _check_batch_size(batch_size)
         self.size = _check_resize(resize)
@@ -262,7 +280,8 @@ class TensorBatches:
                 X, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
             X = X.float().div_(255)
             if self.size is not None and self.size != tuple(X.shape[-2:]):
-                X = F.interpolate(X, size=self.size, mode='bilinear', antialias=True, align_corners=False)
+                X = F.interpolate(X, size=self.size, mode='bilinear', antialias=True,
+                                  align_corners=False)
             yield X, y
 
     def __repr__(self):
@@ -282,10 +301,12 @@ def split_train_valid(labels:Tensor, # `int64 (N,)`: the labels of the images to
     counts = torch.bincount(labels)
     exact = counts.double() * valid / n
     quota = exact.floor().long()
-    rest = valid - int(quota.sum())  # whole images still to give: the largest remainders give one more each
+    # whole images still to give: the largest remainders give one more each
+    rest = valid - int(quota.sum())
     quota[torch.argsort(exact - quota, descending=True, stable=True)[:rest]] += 1
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    by_class = perm[torch.argsort(labels[perm], stable=True)]  # grouped by class, in random order within each
+    # grouped by class, in random order within each
+    by_class = perm[torch.argsort(labels[perm], stable=True)]
     starts = (torch.cumsum(counts, 0) - counts).tolist()
     held = torch.zeros(n, dtype=torch.bool)
     held[torch.cat([by_class[s:s + q] for s, q in zip(starts, quota.tolist())])] = True
@@ -293,25 +314,35 @@ def split_train_valid(labels:Tensor, # `int64 (N,)`: the labels of the images to
 
 # %% ../nbs/02_data.ipynb #c053
 def load_data_fashion_mnist(batch_size:int, # samples per batch
-                            resize:int|tuple[int,int]|None=None, # resize images to this size (whole batches, bilinear)
-                            root:str|os.PathLike|None=None, # data root; `None`: `$MLP_NBDEV_DATA`, else `~/.cache/mlp_nbdev`
-                            device:str|torch.device|None=None, # put the data there once (e.g. 'cuda'); `None`: CPU
-                            seed:int|None=None, # seed for the training shuffle; `None`: torch's global generator
-                            valid:int=0, # training images held out for validation (`split_train_valid`); 0: none
-                            valid_seed:int=0, # the seed of that split: the same seed, the same held-out images
+                            # resize images to this size (whole batches, bilinear)
+                            resize:int|tuple[int,int]|None=None,
+                            # data root; `None`: `$MLP_NBDEV_DATA`, else `~/.cache/mlp_nbdev`
+                            root:str|os.PathLike|None=None,
+                            # put the data there once (e.g. 'cuda'); `None`: CPU
+                            device:str|torch.device|None=None,
+                            # seed for the training shuffle; `None`: torch's global generator
+                            seed:int|None=None,
+                            # training images held out for validation (`split_train_valid`); 0: none
+                            valid:int=0,
+                            # the seed of that split: the same seed, the same held-out images
+                            valid_seed:int=0,
                            )->tuple[TensorBatches, ...]: # `(train, test)`; with `valid`: `(train, valid, test)`
     "Fashion-MNIST as `(train_iter, test_iter)`, d2l's interface, batches cut from tensors held in memory."
     _check_batch_size(batch_size); _check_resize(resize)
     (Xtr, ytr), (Xte, yte) = fashion_mnist_tensors(True, root), fashion_mnist_tensors(False, root)
-    train_kw, test_kw = dict(shuffle=True, seed=seed), dict(shuffle=False)  # the held-out part is read as the test set
+    # the held-out part is read as the test set
+    train_kw, test_kw = dict(shuffle=True, seed=seed), dict(shuffle=False)
     test_iter = TensorBatches(Xte, yte, batch_size, resize=resize, device=device, **test_kw)
-    if not valid: return TensorBatches(Xtr, ytr, batch_size, resize=resize, device=device, **train_kw), test_iter
+    if not valid: return TensorBatches(Xtr, ytr, batch_size, resize=resize, device=device,
+                                       **train_kw), test_iter
     tr, va = split_train_valid(ytr, valid, valid_seed)
     return (TensorBatches(Xtr[tr], ytr[tr], batch_size, resize=resize, device=device, **train_kw),
-            TensorBatches(Xtr[va], ytr[va], batch_size, resize=resize, device=device, **test_kw), test_iter)
+            TensorBatches(Xtr[va], ytr[va], batch_size, resize=resize, device=device, **test_kw),
+            test_iter)
 
 # %% ../nbs/02_data.ipynb #c075
-TEXT_LABELS = ('t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot')
+TEXT_LABELS = ('t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker',
+               'bag', 'ankle boot')
 
 # %% ../nbs/02_data.ipynb #c076
 def get_fashion_mnist_labels(labels:Tensor|Sequence[int]|int, # class indices in 0..9

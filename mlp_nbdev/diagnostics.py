@@ -17,8 +17,10 @@ from .loop import Callback, CancelFitException, Learner
 __all__ = ['watched_layers', 'ActivationStats', 'LRFinder', 'LRFind', 'lr_find']
 
 # %% ../nbs/08a_diagnostics.ipynb #d011
-_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Softplus)
-_STATS = ('mean', 'std', 'zeros')  # of a layer's outputs; `zeros`: the share that is exactly 0 (a ReLU's dead outputs)
+_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh,
+                nn.Softplus)
+# of a layer's outputs; `zeros`: the share that is exactly 0 (a ReLU's dead outputs)
+_STATS = ('mean', 'std', 'zeros')
 
 def watched_layers(net:nn.Module, # the network
                   )->dict[str, nn.Module]: # its watched layers by their names in `net`
@@ -34,7 +36,8 @@ class ActivationStats(Callback):
     def __init__(self,
                  every:int=10, # sample one training batch in `every`
                  bins:int=40, # histogram bins
-                 hist_range:tuple[float, float]=(-4., 4.), # the histograms' range (outputs beyond it are not counted)
+                 # the histograms' range (outputs beyond it are not counted)
+                 hist_range:tuple[float, float]=(-4., 4.),
                 ): self.every, self.bins, self.hist_range, self.hooks = every, bins, hist_range, []
     def before_fit(self, learn):
         self.layers = watched_layers(learn.net)
@@ -78,7 +81,8 @@ def _unhook(self:ActivationStats):
 def _read(self:ActivationStats):
     "The sampled batch's numbers, read from the device at once: per layer the `_STATS`, `grad`, `update`, histogram."
     nan = torch.full((1,), float('nan'), device=next(iter(self.out.values())).device)
-    rows = torch.stack([torch.cat([self.out[n][:3], self.grads.get(n, nan).reshape(1), self.updates.get(n, nan).reshape(1),
+    rows = torch.stack([torch.cat([self.out[n][:3], self.grads.get(n, nan).reshape(1),
+                                   self.updates.get(n, nan).reshape(1),
                                    self.out[n][3:]]) for n in self.layers]).cpu()
     self.steps.append(self.n)
     for n, r in zip(self.layers, rows): self.stats[n].append(r[:5].tolist()); self.hists[n].append(r[5:])
@@ -99,20 +103,23 @@ def stat(self:ActivationStats,
 def _label(name:str, m:nn.Module)->str: return f"{name} {type(m).__name__}"
 
 # %% ../nbs/08a_diagnostics.ipynb #d018
-_UPDATE_GUIDE = 1e-3  # Karpathy's rule of thumb: a step changes the weights by about a thousandth of their size
+# Karpathy's rule of thumb: a step changes the weights by about a thousandth of their size
+_UPDATE_GUIDE = 1e-3
 
 @patch
 def plot_stats(self:ActivationStats, figsize:tuple=(9, 5)):
     "Each layer's output mean, std and share of zeros, and its weights' gradient norm, against the training step."
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(2, 2, figsize=figsize, layout='constrained', sharex=True)
-    titles = dict(mean='output mean', std='output std', zeros="share of zero outputs (activations)", grad="weights' gradient norm")
+    titles = dict(mean='output mean', std='output std', zeros="share of zero outputs (activations)",
+                  grad="weights' gradient norm")
     for ax, (key, title) in zip(axs.flat, titles.items()):
         for i, (n, m) in enumerate(self.layers.items()):  # a layer keeps its colour in every panel
             if key == 'zeros' and not isinstance(m, _ACTIVATIONS) or key == 'grad' and n not in self.weights: continue
             ax.plot(self.steps, self.stat(n, key), c=f'C{i % 10}', label=_label(n, m))
         ax.set_title(title, fontsize='medium')
-    for ax in axs[0, 1], axs[1, 1]: ax.set_yscale('log')  # scales that differ by orders of magnitude between layers
+    # scales that differ by orders of magnitude between layers
+    for ax in axs[0, 1], axs[1, 1]: ax.set_yscale('log')
     for ax in axs[1]: ax.set_xlabel('training step')
     fig.legend(*axs[0, 0].get_legend_handles_labels(), loc='outside right upper', fontsize='small')
     return fig
@@ -121,7 +128,8 @@ def plot_stats(self:ActivationStats, figsize:tuple=(9, 5)):
 def plot_updates(self:ActivationStats, ax=None, guide:float=_UPDATE_GUIDE):
     "The update-to-weight ratio of each layer's weights against the training step, on a log scale."
     ax = axes_or_new(ax)
-    for n in self.weights: ax.plot(self.steps, self.stat(n, 'update'), label=_label(n, self.layers[n]))
+    for n in self.weights: ax.plot(self.steps, self.stat(n, 'update'),
+                                   label=_label(n, self.layers[n]))
     ax.axhline(guide, ls='--', c='k', lw=0.8, label=f'{guide:g}')
     ax.set(yscale='log', xlabel='training step', ylabel='|update| / |weight|')
     ax.legend(fontsize='small')
@@ -130,16 +138,19 @@ def plot_updates(self:ActivationStats, ax=None, guide:float=_UPDATE_GUIDE):
 # %% ../nbs/08a_diagnostics.ipynb #d019
 @patch
 def color_dim(self:ActivationStats,
-              layers:list[str]|None=None, # names in `self.layers`; `None`: the activations (else every layer)
+              # names in `self.layers`; `None`: the activations (else every layer)
+              layers:list[str]|None=None,
               figsize:tuple|None=None, # inches; `None`: 3 wide per layer
              ):
     "fastai's `color_dim`: per layer, the histogram of its outputs over time (rows: bins, columns: steps), as log(1 + count)."
     import matplotlib.pyplot as plt
     names = layers or [n for n, m in self.layers.items() if isinstance(m, _ACTIVATIONS)] or list(self.layers)
-    fig, axs = plt.subplots(1, len(names), figsize=figsize or (3 * len(names), 2.6), layout='constrained', squeeze=False)
+    fig, axs = plt.subplots(1, len(names), figsize=figsize or (3 * len(names), 2.6),
+                            layout='constrained', squeeze=False)
     lo, hi = self.hist_range
     for ax, n in zip(axs[0], names):
-        ax.imshow(torch.stack(self.hists[n]).T.log1p(), aspect='auto', origin='lower', cmap='viridis',
+        ax.imshow(torch.stack(self.hists[n]).T.log1p(), aspect='auto', origin='lower',
+                  cmap='viridis',
                   extent=(self.steps[0], self.steps[-1] + 1, lo, hi))
         if isinstance(self.layers[n], nn.ReLU): ax.set_ylim(0, hi)  # nothing below 0 to see
         ax.set_title(_label(n, self.layers[n]), fontsize='medium'); ax.set_xlabel('training step')
@@ -201,9 +212,11 @@ class LRFind:
 
 # %% ../nbs/08a_diagnostics.ipynb #d033
 def lr_find(net, # an `nn.Module`; it is copied, never trained
-            train_iter:Iterable, # training batches `(X, y)`; read for `num_iter` batches (epochs repeat if needed)
+            # training batches `(X, y)`; read for `num_iter` batches (epochs repeat if needed)
+            train_iter:Iterable,
             loss, # `loss(y_hat, y)`, as for `train_ch3`
-            opt:torch.optim.Optimizer, # an optimizer over `net`'s parameters; copied with the net, its lr overwritten
+            # an optimizer over `net`'s parameters; copied with the net, its lr overwritten
+            opt:torch.optim.Optimizer,
             device:str|torch.device|None=None, # `None`: where `net`'s parameters are
             *,
             amp:str|torch.dtype|None=None, # as for `train_ch3`

@@ -21,7 +21,8 @@ def show_images(imgs, # images `(N, H, W)`, `(N, 1, H, W)` or `(N, H, W, 3)`: te
                ): # the array of matplotlib axes
     "Plot a grid of images, as d2l's `show_images` does; returns the axes."
     import matplotlib.pyplot as plt
-    _, axes = plt.subplots(num_rows, num_cols, figsize=(num_cols*scale, num_rows*scale), squeeze=False)
+    _, axes = plt.subplots(num_rows, num_cols, figsize=(num_cols*scale, num_rows*scale),
+                           squeeze=False)
     axes = axes.flatten()
     for i, (ax, img) in enumerate(zip(axes, imgs)):
         if hasattr(img, 'detach'): img = img.detach().cpu().squeeze(0).numpy()  # a torch tensor
@@ -74,14 +75,17 @@ class Animator:
                  nrows:int=1, # rows of subplots
                  ncols:int=1, # columns of subplots
                  figsize:tuple=(3.5, 2.5), # inches
-                 live:bool|None=None, # redraw in place on every `add`; `None`: only in a Jupyter kernel
+                 # redraw in place on every `add`; `None`: only in a Jupyter kernel
+                 live:bool|None=None,
                 ):
         from matplotlib.figure import Figure
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         self.fig = Figure(figsize=figsize, layout='constrained')
-        FigureCanvasAgg(self.fig)  # a figure of our own, unknown to pyplot: nothing is shown unless we show it
+        # a figure of our own, unknown to pyplot: nothing is shown unless we show it
+        FigureCanvasAgg(self.fig)
         self.axes = self.fig.subplots(nrows, ncols, squeeze=False).flatten()
-        self.config = dict(legend=legend, xlabel=xlabel, ylabel=ylabel, xlim=xlim, ylim=ylim, xscale=xscale, yscale=yscale)
+        self.config = dict(legend=legend, xlabel=xlabel, ylabel=ylabel, xlim=xlim, ylim=ylim,
+                           xscale=xscale, yscale=yscale)
         self.fmts, self.X, self.Y = fmts, None, None
         self.live = _frontend() == 'jupyter' if live is None else live
         self._handle = None
@@ -107,7 +111,8 @@ def add(self:Animator,
     if self.live: self._update()
 
 # %% ../nbs/01_display.ipynb #c017
-FIGURE_DPI = 110  # dots per inch of every PNG of a figure here: shown in a notebook, `save`d, or `plot_history`'s
+# dots per inch of every PNG of a figure here: shown in a notebook, `save`d, or `plot_history`'s
+FIGURE_DPI = 110
 
 @patch
 def _repr_png_(self:Animator)->bytes:
@@ -136,9 +141,11 @@ def save(self:Animator, path:str|os.PathLike): # a `.png` file (or any format `m
     self.fig.savefig(path, dpi=FIGURE_DPI)
 
 # %% ../nbs/01_display.ipynb #c021
-_CURVES = dict(train_loss=('.-', 'train loss'), train_acc=('m.--', 'train acc'), test_loss=('r.:', 'test loss'),
+_CURVES = dict(train_loss=('.-', 'train loss'), train_acc=('m.--', 'train acc'),
+               test_loss=('r.:', 'test loss'),
                test_acc=('g.-.', 'test acc'))
-_OLD_CURVES = ('train_loss', 'train_acc', 'test_acc')  # what a history without a test loss, or a stand-in, has
+# what a history without a test loss, or a stand-in, has
+_OLD_CURVES = ('train_loss', 'train_acc', 'test_acc')
 
 def curve_keys(columns:Sequence[str], # a history's columns, or a record's keys
               )->list[str]: # the keys to draw, in the order to draw them
@@ -155,7 +162,8 @@ def _curves_config(num_epochs:int, keys:Sequence[str]=_OLD_CURVES)->dict:
 # %% ../nbs/01_display.ipynb #c022
 def curves_animator(num_epochs:int, # the x axis runs from 1 to `num_epochs`
                     live:bool, # redraw in place on every `add` (in Jupyter)
-                    keys:Sequence[str]=_OLD_CURVES, # the columns, in the order `add` gets their values
+                    # the columns, in the order `add` gets their values
+                    keys:Sequence[str]=_OLD_CURVES,
                    )->Animator: # `add(epoch, values)` once per epoch, a value per key
     "The live figure of training: the losses and accuracies named by `keys` against epoch."
     anim = Animator(**_curves_config(num_epochs, keys), figsize=(5, 3), live=live)
@@ -179,6 +187,7 @@ def plot_history(history, # a `History`, or anything with `len()`, `.epoch` and 
     "Plot the recorded losses and accuracies against epoch."
     ax, keys = axes_or_new(ax), curve_keys(getattr(history, 'columns', _OLD_CURVES))
     cfg = _curves_config(len(history), keys)
-    _plot_lines(ax, [history.epoch]*len(keys), [history.column(k) for k in keys], xinteger=True, **cfg)
+    _plot_lines(ax, [history.epoch]*len(keys), [history.column(k) for k in keys], xinteger=True,
+                **cfg)
     if save_path is not None: ax.figure.savefig(save_path, dpi=FIGURE_DPI)
     return ax

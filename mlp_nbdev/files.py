@@ -18,13 +18,15 @@ class WriteError(OSError):
     def __init__(self,
                  path:str|os.PathLike, # the file that could not be written
                  cause:str, # why, in one line
-                 errno:int|None=None, # the OS error number when there is one (28: no space left on device)
+                 # the OS error number when there is one (28: no space left on device)
+                 errno:int|None=None,
                 ):
         super().__init__(f"could not write {path}: {cause}")
         self.path, self.cause, self.errno = Path(path), cause, errno
 
 # %% ../nbs/00_files.ipynb #c009
-_TORCH_WRITER = ('inline_container', 'PytorchStreamWriter')  # in the RuntimeError of torch.save's C++ writer
+# in the RuntimeError of torch.save's C++ writer
+_TORCH_WRITER = ('inline_container', 'PytorchStreamWriter')
 
 def _one_line(s:str)->str: return ' '.join(str(s).split())
 
@@ -104,7 +106,8 @@ class RunLock:
     def __init__(self,
                  folder:Path, # the run's folder
                  fd:int, # the open, locked `folder/.lock`
-                 created:bool=False, # whether the folder was made for this run (then `release` removes it if empty)
+                 # whether the folder was made for this run (then `release` removes it if empty)
+                 created:bool=False,
                 ): self.folder, self.fd, self.created = folder, fd, created
     def release(self):
         "Let the folder go: remove `.lock`, and the folder if it was made for this run and holds nothing else."
@@ -125,7 +128,8 @@ def _lock(folder:Path)->int:
     with writing(lock): fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        # a holder that ended meanwhile removed the file this fd opened: another process may lock the new one
+        # a holder that ended meanwhile removed the file this fd opened: another process may lock
+        # the new one
         if os.fstat(fd).st_ino != os.stat(lock).st_ino: raise BlockingIOError
     except (BlockingIOError, FileNotFoundError):
         pid = os.pread(fd, 32, 0).decode(errors='replace').strip()
@@ -153,7 +157,8 @@ def claim_run_dir(path:str|os.PathLike, # the new run's folder; made with its pa
                            f"pass a new folder, or continue the run in it (`mlp-nbdev train --resume {folder}`).")
     if names := _contents(folder): raise refuse(names)
     lock = RunLock(folder, _lock(folder), created)
-    if names := _contents(folder):  # another run took it, wrote and ended between the look and the lock
+    # another run took it, wrote and ended between the look and the lock
+    if names := _contents(folder):
         lock.release(); raise refuse(names)
     return lock
 

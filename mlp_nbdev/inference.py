@@ -46,7 +46,8 @@ def resolve_device(device:str|torch.device|None=None, # 'cuda', 'cuda:1', 'mps',
         i = torch.cuda.current_device() if device.index is None else device.index
         if i >= torch.cuda.device_count():
             raise ValueError(f"device={str(device)!r} but there are only {torch.cuda.device_count()} CUDA GPU(s).")
-        return torch.device('cuda', i)  # 'cuda' becomes 'cuda:0', the name tensors report, so no needless moves
+        # 'cuda' becomes 'cuda:0', the name tensors report, so no needless moves
+        return torch.device('cuda', i)
     if device.type == 'mps':
         if not _mps_available(): raise ValueError("device='mps' but PyTorch sees no MPS GPU; use try_gpu() instead.")
         return torch.device('mps', device.index or 0)
@@ -109,7 +110,8 @@ def _restore(modes:list):
 class AmpWarning(UserWarning):
     "`amp='bf16'` was asked for where bfloat16 autocast is slower than float32, so float32 runs instead."
 
-_BF16_SLOWDOWN = {}  # device type -> bfloat16 step time / float32 step time, probed once per process
+# device type -> bfloat16 step time / float32 step time, probed once per process
+_BF16_SLOWDOWN = {}
 
 def native_bf16(device:torch.device|str='cpu', # a `torch.device` or its name
                )->bool:
@@ -118,7 +120,8 @@ def native_bf16(device:torch.device|str='cpu', # a `torch.device` or its name
     if device.type == 'cuda': return torch.cuda.is_bf16_supported()
     if device.type != 'cpu': return True  # MPS and others: let the probe decide
     cpu = torch.cpu
-    return bool(getattr(cpu, '_is_avx512_bf16_supported', lambda: False)() or getattr(cpu, '_is_amx_tile_supported', lambda: False)())
+    return bool(getattr(cpu, '_is_avx512_bf16_supported', lambda: False)() or getattr(cpu,
+        '_is_amx_tile_supported', lambda: False)())
 
 def _where(device:torch.device)->str:
     if device.type == 'cpu': return f"this CPU ({torch.backends.cpu.get_cpu_capability()})"
@@ -139,10 +142,13 @@ def _probe(device:torch.device, reps:int=7, rounds:int=3)->float:
             with _autocast(dtype, device): l = F.cross_entropy(torch.relu(X @ W1) @ W2, y)
             l.backward()
         return timed(forward_backward, device)
-    for _ in range(3): step(torch.bfloat16), step(None)  # warm-ups: the first bfloat16 steps compile kernels
+    # warm-ups: the first bfloat16 steps compile kernels
+    for _ in range(3): step(torch.bfloat16), step(None)
     ratios = []
-    for _ in range(rounds):  # a median of rounds: one busy moment of a shared machine does not decide
-        times = [(step(torch.bfloat16), step(None)) for _ in range(reps)]  # interleaved, so a busy moment hits both
+    # a median of rounds: one busy moment of a shared machine does not decide
+    for _ in range(rounds):
+        # interleaved, so a busy moment hits both
+        times = [(step(torch.bfloat16), step(None)) for _ in range(reps)]
         ratios.append(min(b for b, _ in times) / min(f for _, f in times))
     return statistics.median(ratios)
 
@@ -166,7 +172,8 @@ def _amp_dtype(amp, device:torch.device|None=None)->torch.dtype|None:
     r = bf16_slowdown(device)
     if r < 1.2: return torch.bfloat16
     warnings.warn(f"amp='bf16': bfloat16 autocast is {r:.1f}x slower than float32 on {_where(device)}, so this run "
-                  "uses float32; pass amp=torch.bfloat16 to force bfloat16, or amp='auto'.", AmpWarning, stacklevel=2)
+                  "uses float32; pass amp=torch.bfloat16 to force bfloat16, or amp='auto'.",
+                  AmpWarning, stacklevel=2)
     return None
 
 # %% ../nbs/04a_inference.ipynb #l020
@@ -195,7 +202,8 @@ def evaluate_accuracy(net, # an `nn.Module`, or any function from `X` to scores
                       data_iter:Iterable, # batches `(X, y)`
                       device:str|torch.device|None=None, # `None`: where `net`'s parameters are
                       *,
-                      amp:str|torch.dtype|None=None, # `'auto'`, `'bf16'`, `torch.bfloat16`: see `_amp_dtype`; `None`: float32
+                      # `'auto'`, `'bf16'`, `torch.bfloat16`: see `_amp_dtype`; `None`: float32
+                      amp:str|torch.dtype|None=None,
                      )->float: # the fraction of correct predictions
     "Accuracy of `net` on `data_iter` by one `inference` pass; counted on the device and read once."
     correct, n = [], 0

@@ -21,7 +21,8 @@ __all__ = ['EVENTS', 'History', 'DivergenceError', 'Callback', 'CancelFitExcepti
 # %% ../nbs/04b_loop.ipynb #c026
 class History:
     "Per-epoch records (dicts of `epoch`, the recorded losses and metrics, `seconds`): a list, each column an attribute."
-    keys = ('epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc', 'seconds')  # the default columns, in order
+    # the default columns, in order
+    keys = ('epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc', 'seconds')
     def __init__(self, records:Iterable[dict]=()): # per-epoch dicts to start from, e.g. `History(h.to_dicts())`
         self.records = [dict(r) for r in records]
         self.interrupted = False  # `True` when Ctrl-C stopped training early
@@ -52,7 +53,8 @@ def _cell(v, width:int, digits:int)->str:
 @patch
 def __repr__(self:History):
     cols = self.columns
-    rows = ['  '.join(_cell(r.get(c), len(c), 2 if c == 'seconds' else 4) for c in cols) for r in self.records]
+    rows = ['  '.join(_cell(r.get(c), len(c),
+                            2 if c == 'seconds' else 4) for c in cols) for r in self.records]
     note = ', interrupted' if self.interrupted else ''
     return '\n'.join([f"History({len(self)} epochs{note})", '  '.join(cols), *rows])
 
@@ -111,7 +113,8 @@ class DivergenceError(FloatingPointError):
         self.epoch, self.batch, self.history = epoch, batch, history
 
 # %% ../nbs/04b_loop.ipynb #l032
-def _diverged(means:list[Tensor], offset:int, epoch:int, num_batches, opt, limit:float|None=None)->DivergenceError:
+def _diverged(means:list[Tensor], offset:int, epoch:int, num_batches, opt,
+              limit:float|None=None)->DivergenceError:
     "The error for the first batch loss among `means` that is not finite or above `limit` (batches count after `offset`)."
     m = torch.stack(means).float()
     ok = torch.isfinite(m) if limit is None else m.abs() <= limit  # NaN is never <= limit
@@ -123,12 +126,15 @@ def _diverged(means:list[Tensor], offset:int, epoch:int, num_batches, opt, limit
     hint = f" (lr={lr:g}): try a lower one, e.g. lr={lr/10:g}" if lr else ": try a lower one, e.g. 10 times lower"
     of = f" of {num_batches}" if num_batches else ''
     return DivergenceError(f"The training loss {what} in epoch {epoch}, batch {batch}{of}: training diverged. "
-                           f"The usual cause is a learning rate that is too high{hint}.", epoch, batch)
+                           f"The usual cause is a learning rate that is too high{hint}.", epoch,
+                           batch)
 
 # %% ../nbs/04b_loop.ipynb #l041
 EVENTS = ('before_fit', 'before_epoch', 'before_train', 'before_batch', 'after_pred', 'after_loss',
-          'before_backward', 'after_backward', 'before_step', 'after_step', 'after_cancel_batch', 'after_batch',
-          'after_cancel_train', 'after_train', 'before_validate', 'after_cancel_validate', 'after_validate',
+          'before_backward', 'after_backward', 'before_step', 'after_step', 'after_cancel_batch',
+          'after_batch',
+          'after_cancel_train', 'after_train', 'before_validate', 'after_cancel_validate',
+          'after_validate',
           'after_cancel_epoch', 'after_epoch', 'after_cancel_fit', 'after_fit')
 
 class Callback:
@@ -149,14 +155,20 @@ class Learner:
     def __init__(self,
                  net, # an `nn.Module`, or any function from `X` to scores
                  train_iter:Iterable, # training batches `(X, y)`, re-iterable
-                 test_iter:Iterable|None, # test batches, a `Validate` pass after every epoch; `None`: no test pass
-                 loss_func:Callable, # `loss_func(y_hat, y)` with `reduction='none'` or the default `'mean'`
-                 opt, # a `torch.optim.Optimizer`, or `updater(batch_size)` as the from-scratch `sgd`
-                 device:str|torch.device|None=None, # `None`: where `net`'s parameters are; else `net` is moved there
+                 # test batches, a `Validate` pass after every epoch; `None`: no test pass
+                 test_iter:Iterable|None,
+                 # `loss_func(y_hat, y)` with `reduction='none'` or the default `'mean'`
+                 loss_func:Callable,
+                 # a `torch.optim.Optimizer`, or `updater(batch_size)` as the from-scratch `sgd`
+                 opt,
+                 # `None`: where `net`'s parameters are; else `net` is moved there
+                 device:str|torch.device|None=None,
                  cbs:Iterable[Callback]=(), # callbacks, besides the defaults (`default_loop_cbs`)
                  *,
-                 amp:str|torch.dtype|None=None, # `'auto'`, `'bf16'` or `torch.bfloat16`: an `Autocast` callback
-                 metrics:dict|Iterable[Callable]|None=None, # per-batch sums, as `Recorder`'s; `None`: accuracy
+                 # `'auto'`, `'bf16'` or `torch.bfloat16`: an `Autocast` callback
+                 amp:str|torch.dtype|None=None,
+                 # per-batch sums, as `Recorder`'s; `None`: accuracy
+                 metrics:dict|Iterable[Callable]|None=None,
                 ):
         self.net, self.train_iter, self.test_iter, self.loss_func, self.opt = net, train_iter, test_iter, loss_func, opt
         self.device_arg = device
@@ -176,11 +188,13 @@ class Learner:
 @patch
 def _prepare(self:Learner, num_epochs:int):
     "Check every argument before any work; resolve the device; bind the callbacks' event methods."
-    iters = dict(train_iter=self.train_iter, **({} if self.test_iter is None else dict(test_iter=self.test_iter)))
+    iters = dict(train_iter=self.train_iter,
+                 **({} if self.test_iter is None else dict(test_iter=self.test_iter)))
     _check_args(self.net, self.loss_func, self.opt, num_epochs, **iters)
     self.device = resolve_device(self.device_arg, self.net)
     if self.device_arg is not None and isinstance(self.net, nn.Module): self.net.to(self.device)
-    self._sums = not isinstance(self.opt, torch.optim.Optimizer)  # d2l's `updater(batch_size)` wants gradient sums
+    # d2l's `updater(batch_size)` wants gradient sums
+    self._sums = not isinstance(self.opt, torch.optim.Optimizer)
     self._events = {e: [getattr(cb, e) for cb in self.cbs if hasattr(cb, e)] for e in EVENTS}
     self.num_epochs, self.history, self.epoch, self.error, self.dtype = num_epochs, History(), 0, None, None
 
@@ -215,7 +229,8 @@ def _do_one_batch(self:Learner):
     self.loss_grad = self._reduce()
     self.batch_loss = self.loss_grad.detach() / len(self.y) if self._sums else self.loss_grad.detach()
     if not self.training: return
-    self._with_events(self._backward, 'backward', ())  # no cancel of their own: CancelBatchException skips them
+    # no cancel of their own: CancelBatchException skips them
+    self._with_events(self._backward, 'backward', ())
     self._with_events(self._step, 'step', ())
 
 @patch
@@ -249,8 +264,10 @@ def validate(self:Learner,
     self.batches, self.training = self.test_iter if data_iter is None else data_iter, False
     if isinstance(self.net, nn.Module): self.net.eval()
     try:
-        with torch.inference_mode(): self._with_events(self._all_batches, 'validate', CancelValidateException)
-    finally: (self.batches, self.batch, self.training), _ = state, _restore(modes)  # the training state, as it was
+        with torch.inference_mode(): self._with_events(self._all_batches, 'validate',
+                                                       CancelValidateException)
+    # the training state, as it was
+    finally: (self.batches, self.batch, self.training), _ = state, _restore(modes)
 
 # %% ../nbs/04b_loop.ipynb #n055b
 @patch
@@ -262,8 +279,10 @@ def fit(self:Learner,
     try:
         try:
             self('before_fit')
-            first = len(self.history) + 1  # 1, or after the epochs a `before_fit` put back (a resumed run)
-            for self.epoch in range(first, num_epochs + 1): self._with_events(self._do_epoch, 'epoch', CancelEpochException)
+            # 1, or after the epochs a `before_fit` put back (a resumed run)
+            first = len(self.history) + 1
+            for self.epoch in range(first, num_epochs + 1): self._with_events(self._do_epoch,
+                'epoch', CancelEpochException)
         except CancelFitException: self('after_cancel_fit')
     except BaseException as e:
         self.error = e
@@ -272,7 +291,8 @@ def fit(self:Learner,
         self.history.interrupted = True
     finally: self('after_fit')  # always: the callbacks that draw, save or close something need it
     if self.history.interrupted:
-        what = 'Ctrl-C' if type(self.error) is KeyboardInterrupt else type(self.error).__name__  # e.g. the CLI's SIGTERM
+        # e.g. the CLI's SIGTERM
+        what = 'Ctrl-C' if type(self.error) is KeyboardInterrupt else type(self.error).__name__
         print(f"Interrupted ({what}) in epoch {self.epoch}: returning the history of the {len(self.history)} complete epoch(s).")
     return self.history
 
@@ -281,7 +301,8 @@ class Recorder(Callback):
     "The mean loss and `metrics` of each phase, kept per batch on the device and read once per phase; one record per epoch."
     order = -1000 # first everywhere: the others read the record it appends at `after_epoch`
     def __init__(self,
-                 metrics:dict|Iterable[Callable]|None=None, # `fn(y_hat, y)` -> the batch's sum, by name; `None`: `{'acc': correct}`
+                 # `fn(y_hat, y)` -> the batch's sum, by name; `None`: `{'acc': correct}`
+                 metrics:dict|Iterable[Callable]|None=None,
                 ):
         if metrics is None: metrics = dict(acc=_correct)
         self.metrics = dict(metrics) if isinstance(metrics, dict) else {m.__name__: m for m in metrics}
@@ -333,7 +354,8 @@ class Autocast(Callback):
     def before_batch(self, learn):
         if self.dtype is None: return
         self._leave()
-        self.ctx = _autocast(self.dtype, learn.X.device)  # a fresh context per batch: no weight cast outlives a step
+        # a fresh context per batch: no weight cast outlives a step
+        self.ctx = _autocast(self.dtype, learn.X.device)
         self.ctx.__enter__()
     def after_loss(self, learn): self._leave()
     def after_cancel_batch(self, learn): self._leave()  # cancelled before the loss

@@ -38,7 +38,8 @@ class DivergenceGuard(Callback):
     order = -10
     def __init__(self,
                  every:int=_CHECK_EVERY, # batches between two reads of the losses
-                 factor:float=_EXPLODE_FACTOR, # a loss above `factor * max(first loss, 1)` has diverged
+                 # a loss above `factor * max(first loss, 1)` has diverged
+                 factor:float=_EXPLODE_FACTOR,
                 ): self.every, self.factor = every, factor
     def before_fit(self, learn): self.first, self.warned = None, False
     def before_train(self, learn): self.last = 0
@@ -57,7 +58,8 @@ def _check(self:DivergenceGuard, learn):
     if self.first is None: self.first = first
     limit = self.factor * max(self.first, 1.)
     if not finite or not top <= limit:
-        raise _diverged(losses[self.last:], self.last, learn.epoch, _len(learn.train_iter), learn.opt,
+        raise _diverged(losses[self.last:], self.last, learn.epoch, _len(learn.train_iter),
+                        learn.opt,
                         None if not finite else limit)
     self.last = len(losses)
 
@@ -87,7 +89,8 @@ class ProgressBar(Callback):
     def before_train(self, learn): learn.batches = self.bar = _progress_bar(learn.train_iter, self.frontend)
     def after_train(self, learn): self.bar = None
     def after_fit(self, learn):
-        if self.bar is not None: self.bar.on_interrupt()  # mark or clear the bar, whatever stopped the epoch
+        # mark or clear the bar, whatever stopped the epoch
+        if self.bar is not None: self.bar.on_interrupt()
         self.bar = None
 
 # %% ../nbs/05_training.ipynb #t112
@@ -101,7 +104,8 @@ def _epoch_line(r:dict, num_epochs:int)->str:
 
 class EpochLine(Callback):
     "Print one line per epoch: every recorded loss and metric, and the seconds."
-    def after_epoch(self, learn): print(_epoch_line(learn.history[-1], learn.num_epochs), flush=True)
+    def after_epoch(self, learn): print(_epoch_line(learn.history[-1], learn.num_epochs),
+                                        flush=True)
 
 # %% ../nbs/05_training.ipynb #t113
 def _check_figure_path(path:str|os.PathLike):
@@ -114,7 +118,8 @@ def _check_figure_path(path:str|os.PathLike):
 
 class Curves(Callback):
     "The recorded curves, a point per epoch: live in Jupyter, kept in `history.figure`, saved to `save_path`."
-    order = 5
+    # before `EpochLine`: in Jupyter the figure stands above the first epoch's line, not below it
+    order = -5
     def __init__(self,
                  live:bool=False, # redraw in place after every epoch (in Jupyter)
                  save_path:str|os.PathLike|None=None, # write the final figure there as a PNG
@@ -150,16 +155,19 @@ class OnEpochEnd(Callback):
 # %% ../nbs/05_training.ipynb #t121
 def default_cbs(draw:bool=True, # live curves in Jupyter and a progress bar; `False`: one line per epoch, nothing else
                 verbose:bool=True, # print one line per epoch
-                progress:bool|None=None, # progress bar over batches; `None`: with `draw`, in Jupyter or a terminal
+                # progress bar over batches; `None`: with `draw`, in Jupyter or a terminal
+                progress:bool|None=None,
                 save_path:str|os.PathLike|None=None, # write the final curves there as a PNG
                 scheduler=None, # a learning-rate scheduler, stepped after every batch
-                on_epoch_end:Callable|None=None, # called as `on_epoch_end(epoch, history, net)` after every epoch
+                # called as `on_epoch_end(epoch, history, net)` after every epoch
+                on_epoch_end:Callable|None=None,
                )->list[Callback]:
     "The callbacks `train_ch3` runs with: always the divergence guard, the rest as its arguments ask."
     frontend, tty = _frontend(), getattr(sys.stdout, 'isatty', lambda: False)()
     if progress is None: progress = draw and verbose and (frontend == 'jupyter' or tty)
     cbs = [DivergenceGuard()] + ([ProgressBar(frontend)] if progress else []) + ([EpochLine()] if verbose else [])
-    if draw or save_path: cbs.append(Curves(draw and frontend == 'jupyter', save_path, draw and frontend == 'ipython'))
+    if draw or save_path: cbs.append(Curves(draw and frontend == 'jupyter', save_path,
+                                            draw and frontend == 'ipython'))
     if scheduler is not None: cbs.append(LRSchedule(scheduler))
     if on_epoch_end is not None: cbs.append(OnEpochEnd(on_epoch_end))
     return cbs
@@ -168,10 +176,12 @@ def default_cbs(draw:bool=True, # live curves in Jupyter and a progress bar; `Fa
 def train_epoch(net, # an `nn.Module`, or any function from `X` to scores
                 train_iter:Iterable, # batches `(X, y)`
                 loss:Callable, # `loss(y_hat, y)`, with `reduction='none'` or `'mean'`
-                updater, # a `torch.optim.Optimizer`, or `updater(batch_size)` as the from-scratch `sgd`
+                # a `torch.optim.Optimizer`, or `updater(batch_size)` as the from-scratch `sgd`
+                updater,
                 device:str|torch.device|None=None, # `None`: where `net`'s parameters are
                 *,
-                amp:str|torch.dtype|None=None, # `'auto'`, `'bf16'`, `torch.bfloat16` (see `train_ch3`); `None`: float32
+                # `'auto'`, `'bf16'`, `torch.bfloat16` (see `train_ch3`); `None`: float32
+                amp:str|torch.dtype|None=None,
                )->tuple[float, float]: # `(train loss, train accuracy)`, means over the epoch
     "Train `net` for one epoch, as d2l's `train_epoch_ch3`: the loop's batches, with the divergence guard."
     h = Learner(net, train_iter, None, loss, updater, device, [DivergenceGuard()], amp=amp).fit(1)
@@ -180,19 +190,25 @@ def train_epoch(net, # an `nn.Module`, or any function from `X` to scores
 
 # %% ../nbs/05_training.ipynb #c056
 def train_ch3(net, # an `nn.Module`, or any function from `X` to scores (the from-scratch MLP)
-              train_iter:Iterable, # training batches `(X, y)`, re-iterable (a list, a DataLoader, ...)
+              # training batches `(X, y)`, re-iterable (a list, a DataLoader, ...)
+              train_iter:Iterable,
               test_iter:Iterable, # test batches `(X, y)`, evaluated after every epoch
               loss:Callable, # `loss(y_hat, y)` with `reduction='none'` or the default `'mean'`
               num_epochs:int, # passes over `train_iter`, >= 1
-              updater, # a `torch.optim.Optimizer`, or `updater(batch_size)` as the from-scratch `sgd`
-              draw:bool=True, # live curves in Jupyter and a progress bar; `False`: one line per epoch, nothing else
-              device:str|torch.device|None=None, # `None`: where `net`'s parameters are; else `net` is moved there
+              # a `torch.optim.Optimizer`, or `updater(batch_size)` as the from-scratch `sgd`
+              updater,
+              # live curves in Jupyter and a progress bar; `False`: one line per epoch, nothing else
+              draw:bool=True,
+              # `None`: where `net`'s parameters are; else `net` is moved there
+              device:str|torch.device|None=None,
               *,
               save_path:str|os.PathLike|None=None, # write the final curves there as a PNG
               verbose:bool=True, # print one line per epoch (and a note on Ctrl-C)
-              progress:bool|None=None, # progress bar over batches; `None`: with `draw`, in Jupyter or a terminal
+              # progress bar over batches; `None`: with `draw`, in Jupyter or a terminal
+              progress:bool|None=None,
               scheduler=None, # a learning-rate scheduler, stepped after every batch
-              on_epoch_end:Callable|None=None, # called as `on_epoch_end(epoch, history, net)` after every epoch
+              # called as `on_epoch_end(epoch, history, net)` after every epoch
+              on_epoch_end:Callable|None=None,
               amp:str|torch.dtype|None=None, # `'auto'`: bfloat16 autocast where measured faster; `'bf16'`; `torch.bfloat16`: forced; `None`: float32
               cbs:Iterable[Callback]=(), # more callbacks, e.g. `CheckpointCB`
              )->History: # one record per epoch; `.interrupted` is `True` after Ctrl-C
@@ -233,7 +249,8 @@ def predict(net, # an `nn.Module`, or any function from `X` to scores
             scale:float=1.5, # inches per image
            )->Tensor: # the predicted classes of the `n` images
     "Show `n` test images titled with their true and predicted labels (d2l's `predict_ch3`); return the predictions."
-    from mlp_nbdev.data import get_fashion_mnist_labels  # Fashion-MNIST's names, only when no labels are given
+    # Fashion-MNIST's names, only when no labels are given
+    from mlp_nbdev.data import get_fashion_mnist_labels
     batch = next(iter(test_iter), None)
     if batch is None: raise ValueError("test_iter has no batches.")
     X, y = batch
