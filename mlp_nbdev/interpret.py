@@ -32,9 +32,10 @@ def confusion_matrix(net:nn.Module, # a classifier
 
 # %% ../nbs/09_interpret.ipynb #c016
 def per_class_table(cm:torch.Tensor, # a confusion matrix from `confusion_matrix`
-                    labels=TEXT_LABELS, # class names
+                    labels=None, # class names; `None`: `TEXT_LABELS`
                    )->str: # a text table: class, correct, total, accuracy
     "A per-class accuracy table from a confusion matrix, ready to print."
+    labels = TEXT_LABELS if labels is None else labels
     lines = [f"{'class':<12}{'correct':>8}{'total':>8}{'accuracy':>10}"]
     rows = [(name, int(ok), int(row.sum())) for name, row, ok in zip(labels, cm, cm.diagonal())]
     rows.append(('all', int(cm.trace()), int(cm.sum())))
@@ -47,10 +48,11 @@ def per_class_table(cm:torch.Tensor, # a confusion matrix from `confusion_matrix
 _WHITE_TEXT_ABOVE = 0.5
 
 def plot_confusion(cm:torch.Tensor, # counts, row = true class
-                   labels=TEXT_LABELS, # class names
+                   labels=None, # class names; `None`: `TEXT_LABELS`
                    ax=None, # matplotlib axes; `None`: a new figure
                   ):
     "Draw a confusion matrix as row-normalized colours, the counts written in; returns the axes."
+    labels = TEXT_LABELS if labels is None else labels
     ax = axes_or_new(ax, (7, 6))
     frac = cm.float() / cm.sum(1, keepdim=True).clamp(min=1)
     im = ax.imshow(frac.numpy(), cmap='Blues', vmin=0, vmax=1)
@@ -68,10 +70,11 @@ def plot_confusion(cm:torch.Tensor, # counts, row = true class
 # %% ../nbs/09_interpret.ipynb #c051
 def most_confused(cm:Tensor, # confusion matrix, row = true class, column = predicted
                   k:int=5, # how many pairs
-                  labels:Sequence[str]=TEXT_LABELS, # class names
+                  labels:Sequence[str]|None=None, # class names; `None`: `TEXT_LABELS`
                   symmetric:bool=False, # add up both directions (a taken for b, and b for a)
                  )->list[tuple[str, str, int]]: # `(true, predicted, count)`, largest first
     "The `k` most frequent mistakes in a confusion matrix."
+    labels = TEXT_LABELS if labels is None else labels
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(labels):
         raise ValueError(f"cm must be a square matrix with one row per label ({len(labels)}), "
                          f"got shape {tuple(cm.shape)}.")
@@ -105,10 +108,11 @@ def highest_loss(net:nn.Module, # a classifier
 # %% ../nbs/09_interpret.ipynb #c059
 def show_highest_loss(hl:dict, # what `highest_loss` returned
                       ncols:int=6, # images per row
-                      labels:Sequence[str]=TEXT_LABELS, # class names
+                      labels:Sequence[str]|None=None, # class names; `None`: `TEXT_LABELS`
                       scale:float=1.6, # inches per image
                      ): # the axes
     "A gallery of `highest_loss`'s images, titled with true class, prediction and loss."
+    labels = TEXT_LABELS if labels is None else labels
     n = len(hl['loss'])
     rows = zip(hl['y'].tolist(), hl['pred'].tolist(), hl['loss'].tolist())
     titles = [f"{labels[t]}\nas {labels[p]}\nloss {l:.1f}" for t, p, l in rows]

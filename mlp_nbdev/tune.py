@@ -55,10 +55,11 @@ SEARCH_SPACE = MappingProxyType({
 
 # %% ../nbs/08b_tune.ipynb #t010
 def suggest_recipe(trial, # an Optuna trial (or `optuna.trial.FixedTrial(params)`)
-                   space:Mapping=SEARCH_SPACE, # recipe key -> its range, as in `SEARCH_SPACE`
+                   space:Mapping|None=None, # recipe key -> its range; `None`: `SEARCH_SPACE`
                    base:str|Mapping=BASE_RECIPE, # the recipe the keys of `space` change
                   )->dict: # a complete recipe (see `get_recipe`)
     "The recipe `trial` draws: `base` with each key of `space` suggested by the trial."
+    space = SEARCH_SPACE if space is None else space
     r = {}
     for key, spec in space.items():
         if spec[0] == 'float': r[key] = trial.suggest_float(key, spec[1], spec[2], log=spec[3])
@@ -98,12 +99,13 @@ def make_objective(epochs:int=10, # epochs per trial, fewer when it is pruned
                    valid:int=10000, # training images held out for validation
                    train_size:int|None=None, # train on the first N of the rest only; `None`: all
                    seed:int=0, # initial weights and shuffle: trials differ by recipe only
-                   space:Mapping=SEARCH_SPACE, # recipe key -> its range
+                   space:Mapping|None=None, # recipe key -> its range; `None`: `SEARCH_SPACE`
                    base:str|Mapping=BASE_RECIPE, # the recipe `space` changes
                    root=None, # data root
                    device=None, # where to train; `None`: the CPU
                   ):
     "What a study maximizes: a trial's last validation accuracy (`TrialPruned`: pruned, diverged)."
+    space = SEARCH_SPACE if space is None else space
     def objective(trial)->float:
         optuna, r = _optuna(), suggest_recipe(trial, space, base)
         cb = ReportCB(trial)
@@ -186,10 +188,11 @@ def study_setup(epochs:int=10, # epochs per trial
                 valid:int=10000, # training images held out to score the trials
                 train_size:int|None=None, # train on the first N of the rest only; `None`: all
                 seed:int=0, # seed of every trial's initial weights and shuffle
-                space:Mapping=SEARCH_SPACE, # the search space (see `SEARCH_SPACE`)
+                space:Mapping|None=None, # the search space; `None`: `SEARCH_SPACE`
                 base:str|Mapping=BASE_RECIPE, # the recipe the trials' parameters change
                )->dict: # JSON-ready: what a study's trials must share to be comparable
     "The settings a study is created with (see `make_objective`), as they are stored in it."
+    space = SEARCH_SPACE if space is None else space
     base = dict(get_recipe(base)) if not isinstance(base, str) else base
     setup = dict(epochs=epochs, hidden=hidden, valid=valid, train_size=train_size, seed=seed,
                  base=base, space=dict(space))
