@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .docs import params_in_doc
 from .files import WriteError, atomic_write, make_temp, writing
 
 # %% auto #0
@@ -25,11 +26,12 @@ ENV_VAR = 'MLP_NBDEV_DATA'
 DEBIAN_DIR = Path('/usr/share/datasets/fashion-mnist')
 
 # %% ../nbs/02_data.ipynb #c007
-def data_root(root:str|os.PathLike|None=None, # a folder; `None`: `$MLP_NBDEV_DATA`, else `~/.cache/mlp_nbdev`
+def data_root(root:str|os.PathLike|None=None, # a folder; `None`: `$MLP_NBDEV_DATA` or the default
              )->Path: # the absolute data root
-    "The one data root: `root`, else `$MLP_NBDEV_DATA`, else `~/.cache/mlp_nbdev`, as an absolute path."
+    "The one data root, absolute: `root`, else `$MLP_NBDEV_DATA`, else `~/.cache/mlp_nbdev`."
     if isinstance(root, str) and not root.strip():
-        raise ValueError(f"the data root is an empty string ({root!r}): pass a folder, or None for the default "
+        raise ValueError(f"the data root is an empty string ({root!r}): "
+                         "pass a folder, or None for the default "
                          f"(${ENV_VAR}, else ~/.cache/mlp_nbdev).")
     root = root or os.environ.get(ENV_VAR) or Path.home()/'.cache'/'mlp_nbdev'
     return Path(root).expanduser().absolute()
@@ -59,17 +61,21 @@ def check_raw_file(path:Path, # a decompressed IDX file in `ROOT/FashionMNIST/ra
     "Raise `DataError` naming `path` if it is not the Fashion-MNIST file it claims to be."
     magic, shape, size, digest = RAW_FILES[path.name]
     root = path.parent.parent.parent  # ROOT of ROOT/FashionMNIST/raw/NAME
-    fix = fix or (f"Delete {path}, then run `mlp-nbdev data --data {shlex.quote(str(root))}` (in Python: "
+    fix = fix or (f"Delete {path}, then run "
+                  f"`mlp-nbdev data --data {shlex.quote(str(root))}` (in Python: "
                   f"`get_fashion_mnist({str(root)!r})`) to place it anew.")
     if not path.is_file(): raise DataError(f"Missing Fashion-MNIST file {path}. {fix}")
     n = path.stat().st_size
-    if n != size: raise DataError(f"{path} is truncated or corrupted: {n:,} bytes, expected {size:,}. {fix}")
+    if n != size: raise DataError(f"{path} is truncated or corrupted: {n:,} bytes, "
+                                  f"expected {size:,}. {fix}")
     with open(path, 'rb') as f: head = f.read(4*(len(shape)+1))
     header = [int.from_bytes(head[i:i+4], 'big') for i in range(0, len(head), 4)]
     if header != [magic, *shape]:
-        raise DataError(f"{path} is corrupted: IDX header {header}, expected {[magic, *shape]}. {fix}")
+        raise DataError(f"{path} is corrupted: IDX header {header}, "
+                        f"expected {[magic, *shape]}. {fix}")
     if md5 and hashlib.md5(path.read_bytes()).hexdigest() != digest:
-        raise DataError(f"{path} is corrupted: its MD5 checksum does not match Fashion-MNIST's. {fix}")
+        raise DataError(f"{path} is corrupted: its MD5 checksum does not match "
+                        f"Fashion-MNIST's. {fix}")
 
 # %% ../nbs/02_data.ipynb #c014
 def raw_dir(root:str|os.PathLike|None=None, # data root; `None`: see `data_root`
@@ -79,15 +85,18 @@ def raw_dir(root:str|os.PathLike|None=None, # data root; `None`: see `data_root`
 
 # %% ../nbs/02_data.ipynb #c017
 def _place(root:Path, fill, src:str, names:list[str]|None=None)->Path:
-    "Call `fill(tmp)` to write the four files into a scratch folder, check them, then move `names` (default: all) to `raw_dir(root)`."
+    """Call `fill(tmp)` to write the four files into a scratch folder, check them, place them.
+
+    Placing moves `names` (default: all) to `raw_dir(root)`."""
     dest = raw_dir(root)
     with writing(dest):
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = make_temp(dest.parent, '.incoming-', is_dir=True)
     try:
         fill(tmp)
-        for name in RAW_FILES: check_raw_file(tmp/name,
-                                              fix=f"It came from {src}, which is damaged; nothing was placed.")
+        for name in RAW_FILES:
+            check_raw_file(tmp/name,
+                           fix=f"It came from {src}, which is damaged; nothing was placed.")
         with writing(dest):
             if not dest.is_dir(): tmp.rename(dest)
             else:
@@ -100,7 +109,9 @@ def _place(root:Path, fill, src:str, names:list[str]|None=None)->Path:
 
 # %% ../nbs/02_data.ipynb #c018
 def _from_debian(debian_dir:Path):
-    "A `fill` function that decompresses Debian's `.gz` files (a failed read is `DataError`, a failed write `WriteError`)."
+    """A `fill` function that decompresses Debian's `.gz` files.
+
+    A failed read raises `DataError`, a failed write `WriteError`."""
     def fill(tmp:Path):
         for name in RAW_FILES:
             src = debian_dir/f'{name}.gz'
@@ -115,7 +126,9 @@ def _from_debian(debian_dir:Path):
 
 # %% ../nbs/02_data.ipynb #c019
 def _from_torchvision(tmp:Path):
-    "A `fill` function that downloads with torchvision (needs a network), inside `tmp`, so a failure leaves nothing."
+    """A `fill` function that downloads with torchvision (needs a network), inside `tmp`.
+
+    So a failure leaves nothing behind."""
     from torchvision.datasets import FashionMNIST
     try:
         FashionMNIST(tmp/'download', download=True)
@@ -129,14 +142,17 @@ def get_fashion_mnist(root:str|os.PathLike|None=None, # data root; `None`: see `
                       download:bool=True, # fall back to torchvision's download
                       verbose:bool=True, # print the path when the data is placed there
                      )->Path: # the data root, holding `FashionMNIST/raw`
-    "Make sure Fashion-MNIST is in `root/FashionMNIST/raw`: found there, decompressed from Debian's package, or downloaded."
+    """Make sure Fashion-MNIST is in `root/FashionMNIST/raw`.
+
+    It is found there, decompressed from Debian's package, or downloaded."""
     root, raw, debian_dir = data_root(root), raw_dir(root), Path(debian_dir)
     missing = [n for n in RAW_FILES if not (raw/n).exists()]
     for name in RAW_FILES:
         # damaged: the message says to delete it
         if name not in missing: check_raw_file(raw/name, md5=False)
     if not missing: return root
-    if all((debian_dir/f'{n}.gz').is_file() for n in RAW_FILES): src, fill = f"Debian's {debian_dir}", _from_debian(debian_dir)
+    if all((debian_dir/f'{n}.gz').is_file() for n in RAW_FILES):
+        src, fill = f"Debian's {debian_dir}", _from_debian(debian_dir)
     elif download: src, fill = 'the download', _from_torchvision
     else: src = fill = None
     if fill is None: err = 'and downloading was turned off (download=False)'
@@ -144,12 +160,17 @@ def get_fashion_mnist(root:str|os.PathLike|None=None, # data root; `None`: see `
         try: _place(root, fill, src, missing); err = None
         except (DataError, WriteError): raise
         except Exception as e: err = f'and the download failed ({type(e).__name__}: {e})'
-    what = 'No Fashion-MNIST data' if len(missing) == len(RAW_FILES) else f"Missing {', '.join(missing)}"
+    what = ('No Fashion-MNIST data' if len(missing) == len(RAW_FILES)
+            else f"Missing {', '.join(missing)}")
     if err:
-        raise DataError(f"{what} in {raw}, Debian's package is not installed ({debian_dir} is missing) "
-            f"{err}. Fix one of: install it as root (`apt-get install dataset-fashion-mnist`); connect to the internet "
-            f"so torchvision can download it; or point ${ENV_VAR} (or `root=`) at a folder that holds FashionMNIST/raw/.")
-    if verbose: print(f"{'Fashion-MNIST' if len(missing) == len(RAW_FILES) else ', '.join(missing)} placed in {raw} (from {src})")
+        raise DataError(
+            f"{what} in {raw}, Debian's package is not installed ({debian_dir} is missing) "
+            f"{err}. Fix one of: install it as root (`apt-get install dataset-fashion-mnist`); "
+            "connect to the internet so torchvision can download it; "
+            f"or point ${ENV_VAR} (or `root=`) at a folder that holds FashionMNIST/raw/.")
+    if verbose:
+        print(f"{'Fashion-MNIST' if len(missing) == len(RAW_FILES) else ', '.join(missing)} "
+              f"placed in {raw} (from {src})")
     return root
 
 # %% ../nbs/02_data.ipynb #c034
@@ -185,7 +206,9 @@ def write_cache(train:bool, # the training split, else the test split
                 labels:Tensor, # `int64 (N,)`
                 stamps:dict, # `_raw_stamps` of the raw files `images` and `labels` were read from
                )->Path: # the cache file
-    "Write a split's tensors to its cache file atomically, with what `read_cache` checks; a failure raises `WriteError`."
+    """Write a split's tensors to its cache file atomically, with what `read_cache` checks.
+
+    A failure raises `WriteError`."""
     path = cache_file(train, root)
     with writing(path): path.parent.mkdir(parents=True, exist_ok=True)
     rec = dict(version=CACHE_VERSION, images=images, labels=labels, raw=stamps,
@@ -195,12 +218,16 @@ def write_cache(train:bool, # the training split, else the test split
 # %% ../nbs/02_data.ipynb #c037
 def read_cache(train:bool=True, # the training split, else the test split
                root:str|os.PathLike|None=None, # data root; `None`: see `data_root`
-              )->tuple[Tensor, Tensor]|None: # `(images, labels)`, or `None`: no cache, or one that fails a check
-    "A split's cached tensors if the cache is intact and was made from the raw files as they are now, else `None`."
+               # `(images, labels)`, or `None`: no cache, or one that fails a check
+              )->tuple[Tensor, Tensor]|None:
+    """A split's cached tensors, else `None`.
+
+    The cache must be intact and made from the raw files as they are now."""
     try: rec = torch.load(cache_file(train, root), weights_only=True)
     except Exception: return None  # missing, truncated, not a torch file: all mean "rebuild"
     img, lab = _split_files(train)
-    ok = (isinstance(rec, dict) and rec.get('version') == CACHE_VERSION and rec.get('raw') == _raw_stamps(train, root)
+    ok = (isinstance(rec, dict) and rec.get('version') == CACHE_VERSION
+          and rec.get('raw') == _raw_stamps(train, root)
           and isinstance(rec.get('images'), Tensor) and isinstance(rec.get('labels'), Tensor))
     ok = ok and (rec['images'].dtype,
                  tuple(rec['images'].shape)) == (torch.uint8, RAW_FILES[img][1])
@@ -210,10 +237,12 @@ def read_cache(train:bool=True, # the training split, else the test split
     return (rec['images'], rec['labels']) if ok else None
 
 # %% ../nbs/02_data.ipynb #c038
-def fashion_mnist_tensors(train:bool=True, # the 60,000 training images, else the 10,000 test images
+def fashion_mnist_tensors(train:bool=True, # the 60,000 training images, else the 10,000 test ones
                           root:str|os.PathLike|None=None, # data root; `None`: see `data_root`
                          )->tuple[Tensor, Tensor]: # images `uint8 (N, 28, 28)`, labels `int64 (N,)`
-    "One split of Fashion-MNIST as two tensors: from the checked cache, else read by torchvision (and cached)."
+    """One split of Fashion-MNIST as two tensors, from the checked cache.
+
+    On a cache miss, torchvision reads them (and they are cached)."""
     cached = read_cache(train, root)
     if cached is not None: return cached
     # only on a cache miss: it takes seconds to import
@@ -224,26 +253,32 @@ def fashion_mnist_tensors(train:bool=True, # the 60,000 training images, else th
     for name in _split_files(train): check_raw_file(raw_dir(root)/name)
     ds = FashionMNIST(root, train=train, download=False)
     try: write_cache(train, root, ds.data, ds.targets, stamps)
-    except WriteError as e: warnings.warn(f"{e}. The data is read from the raw files until the cache can be written.")
+    except WriteError as e:
+        warnings.warn(f"{e}. The data is read from the raw files "
+                      "until the cache can be written.")
     return ds.data, ds.targets
 
 # %% ../nbs/02_data.ipynb #c048
 def _check_batch_size(batch_size):
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}; e.g. batch_size=256.")
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}; "
+                         "e.g. batch_size=256.")
 
 # %% ../nbs/02_data.ipynb #c049
 def _check_resize(resize)->tuple[int, int]|None:
     if resize is None: return None
-    size = (resize, resize) if isinstance(resize, int) else tuple(resize) if isinstance(resize, (tuple, list)) else ()
-    if len(size) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
-        raise ValueError(f"resize must be a positive int or a pair of positive ints (height, width), got {resize!r}; "
+    size = ((resize, resize) if isinstance(resize, int)
+            else tuple(resize) if isinstance(resize, (tuple, list)) else ())
+    if len(size) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0
+                                 for s in size):
+        raise ValueError("resize must be a positive int or a pair of positive ints "
+                         f"(height, width), got {resize!r}; "
                          "e.g. resize=64, or None to keep 28x28.")
     return size
 
 # %% ../nbs/02_data.ipynb #c050
 class TensorBatches:
-    "Batches `(X, y)` cut from a `uint8` image tensor held in memory, optionally reshuffled every epoch."
+    "Batches `(X, y)` cut from a `uint8` image tensor in memory, optionally reshuffled every epoch."
     def __init__(self,
                  images:Tensor, # `uint8 (N, H, W)` or `(N, C, H, W)`
                  labels:Tensor, # `int64 (N,)`
@@ -259,7 +294,8 @@ class TensorBatches:
         _check_batch_size(batch_size)
         self.size = _check_resize(resize)
         if images.ndim == 3: images = images.unsqueeze(1)
-        if len(images) != len(labels): raise ValueError(f"{len(images)} images but {len(labels)} labels.")
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels.")
         self.images, self.labels = images.to(device), labels.to(device)
         self.batch_size, self.shuffle = batch_size, shuffle
         self.gen = None if seed is None else torch.Generator().manual_seed(seed)
@@ -275,7 +311,9 @@ class TensorBatches:
         order = torch.randperm(n, generator=self.gen).to(self.device) if self.shuffle else None
         for i in range(0, n, bs):
             if order is None: X, y = self.images[i:i+bs], self.labels[i:i+bs]
-            else:  # `index_select` gathers a batch much faster than fancy indexing (about 4 vs 140 µs here)
+            else:
+                # `index_select` gathers a batch much faster than fancy indexing
+                # (about 4 vs 140 µs here)
                 idx = order[i:i+bs]
                 X, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
             X = X.float().div_(255)
@@ -292,11 +330,15 @@ class TensorBatches:
 def split_train_valid(labels:Tensor, # `int64 (N,)`: the labels of the images to split
                       valid:int, # how many to hold out for validation, `0 < valid < N`
                       seed:int=0, # the split's own seed: the same seed, the same held-out images
-                     )->tuple[Tensor, Tensor]: # indices `(train_idx, valid_idx)`, each in increasing order
-    "A stratified split of `range(N)`: each class gives the validation part its share of its images, drawn by `seed`."
+                      # indices `(train_idx, valid_idx)`, each in increasing order
+                     )->tuple[Tensor, Tensor]:
+    """A stratified split of `range(N)`, drawn by `seed`.
+
+    Each class gives the validation part its share of its images."""
     n = len(labels)
     if isinstance(valid, bool) or not isinstance(valid, int) or not 0 < valid < n:
-        raise ValueError(f"valid must be an int from 1 to {n - 1} (images held out of the {n:,}), got {valid!r}; "
+        raise ValueError(f"valid must be an int from 1 to {n - 1} "
+                         f"(images held out of the {n:,}), got {valid!r}; "
                          "e.g. valid=10000.")
     counts = torch.bincount(labels)
     exact = counts.double() * valid / n
@@ -313,6 +355,7 @@ def split_train_valid(labels:Tensor, # `int64 (N,)`: the labels of the images to
     return (~held).nonzero().squeeze(1), held.nonzero().squeeze(1)
 
 # %% ../nbs/02_data.ipynb #c053
+@params_in_doc
 def load_data_fashion_mnist(batch_size:int, # samples per batch
                             # resize images to this size (whole batches, bilinear)
                             resize:int|tuple[int,int]|None=None,
@@ -326,8 +369,9 @@ def load_data_fashion_mnist(batch_size:int, # samples per batch
                             valid:int=0,
                             # the seed of that split: the same seed, the same held-out images
                             valid_seed:int=0,
-                           )->tuple[TensorBatches, ...]: # `(train, test)`; with `valid`: `(train, valid, test)`
-    "Fashion-MNIST as `(train_iter, test_iter)`, d2l's interface, batches cut from tensors held in memory."
+                            # `(train, test)`; with `valid`: `(train, valid, test)`
+                           )->tuple[TensorBatches, ...]:
+    "Fashion-MNIST as d2l's `(train_iter, test_iter)`: batches cut from tensors held in memory."
     _check_batch_size(batch_size); _check_resize(resize)
     (Xtr, ytr), (Xte, yte) = fashion_mnist_tensors(True, root), fashion_mnist_tensors(False, root)
     # the held-out part is read as the test set
@@ -348,7 +392,8 @@ TEXT_LABELS = ('t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shi
 def get_fashion_mnist_labels(labels:Tensor|Sequence[int]|int, # class indices in 0..9
                             )->list[str]: # their names
     "The text names of Fashion-MNIST class indices."
-    idx = labels.flatten().tolist() if isinstance(labels, Tensor) else [labels] if isinstance(labels, int) else list(labels)
+    idx = (labels.flatten().tolist() if isinstance(labels, Tensor)
+           else [labels] if isinstance(labels, int) else list(labels))
     bad = [i for i in idx if not (isinstance(i, int) and 0 <= i < len(TEXT_LABELS))]
     if bad: raise ValueError(f"Fashion-MNIST class indices are the ints 0..9, got {bad[:5]}.")
     return [TEXT_LABELS[i] for i in idx]

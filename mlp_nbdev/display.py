@@ -13,7 +13,7 @@ from fastcore.basics import patch
 __all__ = ['FIGURE_DPI', 'show_images', 'Animator', 'curve_keys', 'curves_animator', 'axes_or_new', 'plot_history']
 
 # %% ../nbs/01_display.ipynb #c008
-def show_images(imgs, # images `(N, H, W)`, `(N, 1, H, W)` or `(N, H, W, 3)`: tensors on any device, or arrays
+def show_images(imgs, # images `(N,H,W)`, `(N,1,H,W)` or `(N,H,W,3)`: tensors (any device) or arrays
                 num_rows:int, # rows of the grid
                 num_cols:int, # columns of the grid
                 titles:Sequence[str]|None=None, # one title per image
@@ -34,7 +34,7 @@ def show_images(imgs, # images `(N, H, W)`, `(N, 1, H, W)` or `(N, H, W, 3)`: te
 
 # %% ../nbs/01_display.ipynb #c012
 def _frontend()->str:
-    "'jupyter' in a Jupyter kernel, 'ipython' in another IPython shell that captures rich output, else 'terminal'."
+    "'jupyter' in a Jupyter kernel, 'ipython' in other rich-output IPython shells, else 'terminal'."
     ipy = sys.modules.get('IPython')
     shell = ipy.get_ipython() if ipy is not None else None
     if shell is None: return 'terminal'
@@ -47,7 +47,9 @@ def _frontend()->str:
 # %% ../nbs/01_display.ipynb #c014
 def _plot_lines(ax, X, Y, fmts, legend=None, xlabel=None, ylabel=None, xlim=None, ylim=None,
                 xscale='linear', yscale='linear', xinteger=False):
-    "Draw the lines `(X[i], Y[i])` on a cleared `ax` and set its axes, as d2l's `Animator` and `set_axes` do."
+    """Draw the lines `(X[i], Y[i])` on a cleared `ax` and set its axes.
+
+    As d2l's `Animator` and `set_axes` do."""
     ax.cla()
     for xs, ys, fmt in zip(X, Y, fmts): ax.plot(xs, ys, fmt)
     ax.set_xlabel(xlabel); ax.set_ylabel(ylabel)
@@ -62,7 +64,7 @@ def _plot_lines(ax, X, Y, fmts, legend=None, xlabel=None, ylabel=None, xlim=None
 
 # %% ../nbs/01_display.ipynb #c015
 class Animator:
-    "d2l's `Animator`: lines that grow point by point, redrawn in place in Jupyter and silent elsewhere."
+    "d2l's `Animator`: lines that grow point by point, redrawn in place in Jupyter, else silent."
     def __init__(self,
                  xlabel:str|None=None, # label of the x axis
                  ylabel:str|None=None, # label of the y axis
@@ -91,7 +93,8 @@ class Animator:
         self._handle = None
         _plot_lines(self.axes[0], [], [], fmts, **self.config)
 
-    def __repr__(self): return f"Animator({len(self.X or [])} lines, {sum(map(len, self.X or []))} points)"
+    def __repr__(self):
+        return f"Animator({len(self.X or [])} lines, {sum(map(len, self.X or []))} points)"
 
 # %% ../nbs/01_display.ipynb #c016
 @patch
@@ -130,13 +133,15 @@ def _update(self:Animator):
 # %% ../nbs/01_display.ipynb #c018
 @patch
 def show(self:Animator):
-    "Display the figure once, in any IPython front end; in a plain terminal, do nothing (see `save`)."
+    "Display the figure once in any IPython front end; in a plain terminal do nothing (see `save`)."
     if _frontend() != 'terminal':
         from IPython.display import display
         display(self)
 
 @patch
-def save(self:Animator, path:str|os.PathLike): # a `.png` file (or any format `matplotlib` knows from the suffix)
+def save(self:Animator,
+         path:str|os.PathLike, # a `.png` file (or any format `matplotlib` knows from the suffix)
+        ):
     "Write the figure to `path`."
     self.fig.savefig(path, dpi=FIGURE_DPI)
 
@@ -149,9 +154,12 @@ _OLD_CURVES = ('train_loss', 'train_acc', 'test_acc')
 
 def curve_keys(columns:Sequence[str], # a history's columns, or a record's keys
               )->list[str]: # the keys to draw, in the order to draw them
-    "The columns drawn as curves: the `train_` and `test_` ones, those of `_CURVES` first and in its order."
+    """The columns drawn as curves: the `train_` and `test_` ones.
+
+    Those of `_CURVES` come first, in its order."""
     columns = list(columns)
-    return [k for k in _CURVES if k in columns] + [k for k in columns if k.startswith(('train_', 'test_')) and k not in _CURVES]
+    return ([k for k in _CURVES if k in columns]
+            + [k for k in columns if k.startswith(('train_', 'test_')) and k not in _CURVES])
 
 def _curves_config(num_epochs:int, keys:Sequence[str]=_OLD_CURVES)->dict:
     "Labels, formats and x range shared by the live curves and `plot_history`."
@@ -180,7 +188,7 @@ def axes_or_new(ax=None, # `matplotlib` axes, returned as they are; `None`: new 
     return plt.subplots(figsize=figsize, layout='constrained')[1]
 
 # %% ../nbs/01_display.ipynb #c028
-def plot_history(history, # a `History`, or anything with `len()`, `.epoch` and `.column(key)` (and `.columns`)
+def plot_history(history, # a `History`, or anything with `len()`, `.epoch` and `.column(key)`
                  ax=None, # `matplotlib` axes to draw on; `None`: a new `pyplot` figure
                  save_path:str|os.PathLike|None=None, # also write the figure there (PNG)
                 ): # the axes

@@ -16,14 +16,16 @@ def _anno(a)->str:
     return a if isinstance(a, str) else inspect.formatannotation(a)
 
 def params_in_doc(f): # a function or class whose parameters have docments
-    "Append `f`'s parameter comments to its docstring (numpydoc sections) for `help()`; returns `f`."
+    "Append `f`'s docments to its docstring (numpydoc sections) for `help()`; returns `f`."
     doc = inspect.cleandoc(f.__doc__ or '')
-    if '\nParameters\n---' in doc: return f  # done already (a module imported twice, a re-run cell)
+    # done already (a module imported twice, a re-run cell)
+    if '\nParameters\n---' in doc: return f
     sig, dm = inspect.signature(f), docments(f, full=True)
     ps = [(n, p.annotation) for n, p in sig.parameters.items() if dm.get(n) and dm[n].docment]
     parts = [doc]
     if ps: parts.append('Parameters\n----------\n' + '\n'.join(
-        n + ('' if a is inspect.Parameter.empty else f" : {_anno(a)}") + f"\n    {dm[n].docment}" for n, a in ps))
+        n + ('' if a is inspect.Parameter.empty else f" : {_anno(a)}") + f"\n    {dm[n].docment}"
+        for n, a in ps))
     r = dm.get('return')
     if r and r.docment and not inspect.isclass(f):
         a = sig.return_annotation

@@ -36,7 +36,8 @@ def _write_cause(e:BaseException)->str|None:
         why = _one_line(e.strerror or e) or type(e).__name__
         return f"{why} (errno {e.errno})" if e.errno else why
     if isinstance(e, RuntimeError) and any(s in str(e) for s in _TORCH_WRITER):
-        return f"torch.save could not finish the file, as happens when the disk is full ({_one_line(e)})"
+        return (f"torch.save could not finish the file, as happens when the disk is full "
+                f"({_one_line(e)})")
     return None
 
 # %% ../nbs/00_files.ipynb #c011
@@ -56,7 +57,9 @@ def make_temp(folder:str|os.PathLike, # where to create it
               suffix:str='', # the name's end, e.g. `'.tmp'`
               is_dir:bool=False, # a folder, else an empty file
              )->Path: # the new file or folder
-    "Create a new file or folder with a random name in `folder`, exclusively, with the permissions the umask gives."
+    """Create a new file or folder with a random name in `folder`, exclusively.
+
+    It gets the permissions the umask gives."""
     for _ in range(100):
         p = Path(folder)/f"{prefix}{secrets.token_hex(4)}{suffix}"
         try:
@@ -70,7 +73,9 @@ def make_temp(folder:str|os.PathLike, # where to create it
 def atomic_write(path:str|os.PathLike, # the file to (re)write
                  write, # `write(tmp_path)` writes the whole content to `tmp_path`
                 )->Path: # `path`
-    "Write `path` through a temporary file in the same folder and an atomic rename; a failure raises `WriteError`."
+    """Write `path` through a temporary file in the same folder and an atomic rename.
+
+    A failure raises `WriteError`."""
     path = Path(path)
     with writing(path):
         tmp = make_temp(path.parent, f'.{path.name}.', '.tmp')
@@ -83,8 +88,11 @@ def atomic_write(path:str|os.PathLike, # the file to (re)write
 
 # %% ../nbs/00_files.ipynb #c017
 @contextmanager
-def small_disk(size:str='256k'): # the filesystem's size, as `mount -o size=` takes it: '256k', '60m'
-    "For tests: a temporary folder on a real filesystem of `size` where mounting a tmpfs is allowed; yields `(folder, real)`."
+def small_disk(size:str='256k', # the filesystem's size, as `mount -o size=` takes it: '256k', '60m'
+              ):
+    """For tests: a temporary folder; yields `(folder, real)`.
+
+    Where mounting a tmpfs is allowed, the folder is a real filesystem of `size` (`real`)."""
     import subprocess
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)/'disk'; folder.mkdir()
@@ -97,7 +105,9 @@ def small_disk(size:str='256k'): # the filesystem's size, as `mount -o size=` ta
 
 # %% ../nbs/00_files.ipynb #r002
 class RunDirError(RuntimeError):
-    "A run folder that cannot be had: not empty, missing, or held by another process; the message says what to do."
+    """A run folder that cannot be had: not empty, missing, or held by another process.
+
+    The message says what to do."""
 
 LOCK_NAME = '.lock'  # the file in a run folder that its holder keeps an exclusive `flock` on
 
@@ -110,7 +120,7 @@ class RunLock:
                  created:bool=False,
                 ): self.folder, self.fd, self.created = folder, fd, created
     def release(self):
-        "Let the folder go: remove `.lock`, and the folder if it was made for this run and holds nothing else."
+        "Let the folder go: remove `.lock`, and the folder if made for this run and now empty."
         if self.fd is None: return
         try:
             (self.folder/LOCK_NAME).unlink(missing_ok=True)
@@ -118,11 +128,14 @@ class RunLock:
         finally: os.close(self.fd); self.fd = None
     def __enter__(self): return self
     def __exit__(self, *exc): self.release()
-    def __repr__(self): return f"RunLock({self.folder}, {'held' if self.fd is not None else 'released'})"
+    def __repr__(self):
+        return f"RunLock({self.folder}, {'held' if self.fd is not None else 'released'})"
 
 # %% ../nbs/00_files.ipynb #r003
 def _lock(folder:Path)->int:
-    "An open `folder/.lock` with an exclusive `flock` on it, holding this process's id; `RunDirError` if another has it."
+    """An open `folder/.lock` with an exclusive `flock` on it, holding this process's id.
+
+    Raises `RunDirError` if another process has it."""
     import fcntl
     lock = folder/LOCK_NAME
     with writing(lock): fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
@@ -134,7 +147,8 @@ def _lock(folder:Path)->int:
     except (BlockingIOError, FileNotFoundError):
         pid = os.pread(fd, 32, 0).decode(errors='replace').strip()
         os.close(fd)
-        raise RunDirError(f"{folder} is in use by another run{f' (process {pid})' if pid.isdigit() else ''}: "
+        raise RunDirError(f"{folder} is in use by another run"
+                          f"{f' (process {pid})' if pid.isdigit() else ''}: "
                           "wait for it to end, or use another folder.") from None
     with writing(lock): os.ftruncate(fd, 0); os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
@@ -146,15 +160,21 @@ def _contents(folder:Path)->list[str]:
 # %% ../nbs/00_files.ipynb #r004
 def claim_run_dir(path:str|os.PathLike, # the new run's folder; made with its parents if missing
                  )->RunLock: # hold it while the run runs: `with claim_run_dir(out): ...`
-    "Make (or take, if empty) the folder of a new run, for this process alone; `RunDirError` if it is not to be had."
+    """Make (or take, if empty) the folder of a new run, for this process alone.
+
+    Raises `RunDirError` if it is not to be had."""
     folder = Path(path)
     with writing(folder):
         try: folder.mkdir(parents=True); created = True
         except FileExistsError: created = False
-    if not folder.is_dir(): raise RunDirError(f"{folder} is a file, not a folder: pass a folder for the run's outputs.")
+    if not folder.is_dir():
+        raise RunDirError(f"{folder} is a file, not a folder: "
+                          "pass a folder for the run's outputs.")
     def refuse(names):
-        return RunDirError(f"{folder} is not empty (it holds {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}): "
-                           f"pass a new folder, or continue the run in it (`mlp-nbdev train --resume {folder}`).")
+        return RunDirError(f"{folder} is not empty (it holds {', '.join(names[:3])}"
+                           f"{', ...' if len(names) > 3 else ''}): "
+                           "pass a new folder, or continue the run in it "
+                           f"(`mlp-nbdev train --resume {folder}`).")
     if names := _contents(folder): raise refuse(names)
     lock = RunLock(folder, _lock(folder), created)
     # another run took it, wrote and ended between the look and the lock
@@ -164,7 +184,11 @@ def claim_run_dir(path:str|os.PathLike, # the new run's folder; made with its pa
 
 def lock_run_dir(path:str|os.PathLike, # the folder of an earlier run, to continue it
                 )->RunLock: # hold it while the run runs: `with lock_run_dir(out): ...`
-    "Hold the folder of an existing run for this process alone; `RunDirError` if it is missing or another has it."
+    """Hold the folder of an existing run for this process alone.
+
+    Raises `RunDirError` if it is missing or another process has it."""
     folder = Path(path)
-    if not folder.is_dir(): raise RunDirError(f"no run folder at {folder}: pass the folder of an earlier run (runs/<time>).")
+    if not folder.is_dir():
+        raise RunDirError(f"no run folder at {folder}: "
+                          "pass the folder of an earlier run (runs/<time>).")
     return RunLock(folder, _lock(folder))

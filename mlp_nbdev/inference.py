@@ -30,26 +30,33 @@ def try_gpu(i:int=0, # which CUDA GPU, when there are several
     return torch.device('cpu')
 
 # %% ../nbs/04a_inference.ipynb #c011
-def resolve_device(device:str|torch.device|None=None, # 'cuda', 'cuda:1', 'mps', 'cpu' or a `torch.device`; `None`: follow `net`
+def resolve_device(
+                   # 'cuda', 'cuda:1', 'mps', 'cpu' or a `torch.device`; `None`: follow `net`
+                   device:str|torch.device|None=None,
                    net=None, # the model; with `device=None`, the device of its parameters is used
-                  )->torch.device|None: # `None`: `net` has no parameters to follow, batches stay where they are
-    "The device to compute on: `device`, checked to exist, else the device `net`'s parameters are on."
+                   # `None`: `net` has no parameters to follow, batches stay where they are
+                  )->torch.device|None:
+    "The device to compute on: `device`, checked to exist, else the one `net`'s parameters are on."
     if device is None:
         p = next(net.parameters(), None) if isinstance(net, nn.Module) else None
         return None if p is None else p.device
     try: device = torch.device(device)
     except (RuntimeError, TypeError) as e:
-        raise ValueError(f"device={device!r} is not a device: use 'cuda', 'mps', 'cpu' or try_gpu().") from e
+        raise ValueError(f"device={device!r} is not a device: "
+                         "use 'cuda', 'mps', 'cpu' or try_gpu().") from e
     if device.type == 'cuda':
         if not torch.cuda.is_available():
-            raise ValueError(f"device={str(device)!r} but PyTorch sees no CUDA GPU; use try_gpu() to fall back to the CPU.")
+            raise ValueError(f"device={str(device)!r} but PyTorch sees no CUDA GPU; "
+                             "use try_gpu() to fall back to the CPU.")
         i = torch.cuda.current_device() if device.index is None else device.index
         if i >= torch.cuda.device_count():
-            raise ValueError(f"device={str(device)!r} but there are only {torch.cuda.device_count()} CUDA GPU(s).")
+            raise ValueError(f"device={str(device)!r} but there are only "
+                             f"{torch.cuda.device_count()} CUDA GPU(s).")
         # 'cuda' becomes 'cuda:0', the name tensors report, so no needless moves
         return torch.device('cuda', i)
     if device.type == 'mps':
-        if not _mps_available(): raise ValueError("device='mps' but PyTorch sees no MPS GPU; use try_gpu() instead.")
+        if not _mps_available():
+            raise ValueError("device='mps' but PyTorch sees no MPS GPU; use try_gpu() instead.")
         return torch.device('mps', device.index or 0)
     return device
 
@@ -59,7 +66,7 @@ def _to(t:Tensor, device:torch.device|None)->Tensor:
     return t if device is None or t.device == device else t.to(device, non_blocking=True)
 
 # %% ../nbs/04a_inference.ipynb #s002
-def sync(device:str|torch.device|None=None, # the device to wait for; `None` or the CPU: nothing to wait for
+def sync(device:str|torch.device|None=None, # the device to wait for; `None` or the CPU: no waiting
         ):
     "Wait until the work queued on `device` (a CUDA or MPS GPU) has finished."
     if device is None: return
@@ -70,7 +77,7 @@ def sync(device:str|torch.device|None=None, # the device to wait for; `None` or 
 def timed(f:Callable[[], object], # the work to time, called with no arguments
           device:str|torch.device|None=None, # where `f` queues its work; `None`: the CPU
          )->float: # wall seconds
-    "Wall seconds of `f()`, with `device`'s queue emptied before the clock starts and before it stops."
+    "Wall seconds of `f()`, with `device`'s queue emptied before the clock starts and stops."
     sync(device); t = time.perf_counter()
     f(); sync(device)
     return time.perf_counter() - t
@@ -108,14 +115,18 @@ def _restore(modes:list):
 
 # %% ../nbs/04a_inference.ipynb #i041
 class AmpWarning(UserWarning):
-    "`amp='bf16'` was asked for where bfloat16 autocast is slower than float32, so float32 runs instead."
+    """`amp='bf16'` was asked for where bfloat16 autocast is slower than float32.
+
+    So float32 runs instead."""
 
 # device type -> bfloat16 step time / float32 step time, probed once per process
 _BF16_SLOWDOWN = {}
 
 def native_bf16(device:torch.device|str='cpu', # a `torch.device` or its name
                )->bool:
-    "Whether `device` multiplies bfloat16 natively: a CUDA GPU that supports it, or a CPU with AVX-512 BF16 or AMX."
+    """Whether `device` multiplies bfloat16 natively.
+
+    That is a CUDA GPU that supports it, or a CPU with AVX-512 BF16 or AMX."""
     device = torch.device(device)
     if device.type == 'cuda': return torch.cuda.is_bf16_supported()
     if device.type != 'cpu': return True  # MPS and others: let the probe decide
@@ -125,18 +136,26 @@ def native_bf16(device:torch.device|str='cpu', # a `torch.device` or its name
 
 def _where(device:torch.device)->str:
     if device.type == 'cpu': return f"this CPU ({torch.backends.cpu.get_cpu_capability()})"
-    return f"this {device.type.upper()} device" + (f" ({torch.cuda.get_device_name(device)})" if device.type == 'cuda' else '')
+    return f"this {device.type.upper()} device" + (f" ({torch.cuda.get_device_name(device)})"
+                                                   if device.type == 'cuda' else '')
 
 def _autocast(dtype:torch.dtype|None, device:torch.device):
-    "Autocast to `dtype` for one forward pass on `device`: a fresh context per batch, so no weight cast outlives a step."
+    """Autocast to `dtype` for one forward pass on `device`.
+
+    A fresh context per batch, so no weight cast outlives a step."""
     return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 # %% ../nbs/04a_inference.ipynb #i042
 def _probe(device:torch.device, reps:int=7, rounds:int=3)->float:
-    "Median over `rounds` of: the fastest bfloat16-autocast time of a 784-256-10 training step over the fastest float32 one, interleaved."
+    """The bfloat16-autocast / float32 time ratio of a 784-256-10 training step on `device`.
+
+    The median over `rounds` of: the fastest of `reps` bfloat16 steps over the fastest of `reps`
+    float32 ones, interleaved."""
     g = torch.Generator().manual_seed(0)
-    X, y = torch.randn(256, 784, generator=g).to(device), torch.randint(0, 10, (256,), generator=g).to(device)
-    W1, W2 = [(0.01 * torch.randn(*s, generator=g)).to(device).requires_grad_() for s in ((784, 256), (256, 10))]
+    X, y = (torch.randn(256, 784, generator=g).to(device),
+            torch.randint(0, 10, (256,), generator=g).to(device))
+    W1, W2 = [(0.01 * torch.randn(*s, generator=g)).to(device).requires_grad_()
+              for s in ((784, 256), (256, 10))]
     def step(dtype):
         def forward_backward():
             with _autocast(dtype, device): l = F.cross_entropy(torch.relu(X @ W1) @ W2, y)
@@ -153,26 +172,34 @@ def _probe(device:torch.device, reps:int=7, rounds:int=3)->float:
     return statistics.median(ratios)
 
 def bf16_slowdown(device:str|torch.device='cpu', # where the training runs
-                 )->float: # > 1: bfloat16 autocast is that many times slower than float32; < 1: faster
-    "How much slower (or faster) a training step runs under bfloat16 autocast than in float32 on `device`, measured once."
+                  # > 1: bfloat16 autocast is that many times slower than float32; < 1: faster
+                 )->float:
+    """How much slower (or faster) a step on `device` runs under bfloat16 autocast than in float32.
+
+    Measured once."""
     device = torch.device(device)
     if device.type not in _BF16_SLOWDOWN: _BF16_SLOWDOWN[device.type] = _probe(device)
     return _BF16_SLOWDOWN[device.type]
 
 # %% ../nbs/04a_inference.ipynb #i044
 def _amp_dtype(amp, device:torch.device|None=None)->torch.dtype|None:
-    "The autocast dtype for `amp` on `device`: `None` (float32), or bfloat16 when forced or measured faster."
+    """The autocast dtype for `amp` on `device`.
+
+    `None` (float32), or bfloat16 when forced or measured faster."""
     if amp is None or amp is torch.bfloat16: return amp
     if not (isinstance(amp, str) and amp in ('bf16', 'bfloat16', 'auto')):
-        raise ValueError(f"amp={amp!r} is not supported: use amp='auto' (bfloat16 where it is faster), 'bf16', "
-                         "torch.bfloat16 (forced) or None (float32). float16 would need a gradient scaler, which this "
-                         "trainer does not keep.")
+        raise ValueError(f"amp={amp!r} is not supported: use amp='auto' "
+                         "(bfloat16 where it is faster), 'bf16', torch.bfloat16 (forced) "
+                         "or None (float32). float16 would need a gradient scaler, "
+                         "which this trainer does not keep.")
     device = device or torch.device('cpu')
-    if amp == 'auto': return torch.bfloat16 if native_bf16(device) and bf16_slowdown(device) < 0.95 else None
+    if amp == 'auto':
+        return torch.bfloat16 if native_bf16(device) and bf16_slowdown(device) < 0.95 else None
     r = bf16_slowdown(device)
     if r < 1.2: return torch.bfloat16
-    warnings.warn(f"amp='bf16': bfloat16 autocast is {r:.1f}x slower than float32 on {_where(device)}, so this run "
-                  "uses float32; pass amp=torch.bfloat16 to force bfloat16, or amp='auto'.",
+    warnings.warn(f"amp='bf16': bfloat16 autocast is {r:.1f}x slower than float32 "
+                  f"on {_where(device)}, so this run uses float32; "
+                  "pass amp=torch.bfloat16 to force bfloat16, or amp='auto'.",
                   AmpWarning, stacklevel=2)
     return None
 
@@ -181,9 +208,13 @@ def inference(net, # an `nn.Module`, or any function from `X` to scores
               data_iter:Iterable, # batches `(X, y)`
               device:str|torch.device|None=None, # `None`: where `net`'s parameters are
               *,
-              amp:str|torch.dtype|None=None, # `'auto'`, `'bf16'`, `torch.bfloat16`: forward passes under bfloat16 autocast (see above); `None`: float32
-             )->Iterator[tuple[Tensor, Tensor, Tensor]]: # `(X, y, y_hat)` for every batch, on the device
-    "Run `net` over `data_iter` in `eval()` mode, each forward pass under `torch.inference_mode()`; modes restored after."
+              # `'auto'`, `'bf16'`, `torch.bfloat16`: bfloat16 autocast (see above); `None`: float32
+              amp:str|torch.dtype|None=None,
+              # `(X, y, y_hat)` for every batch, on the device
+             )->Iterator[tuple[Tensor, Tensor, Tensor]]:
+    """Run `net` over `data_iter` in `eval()` mode, forward passes under `torch.inference_mode()`.
+
+    Modes are restored after."""
     device = resolve_device(device, net)  # bad arguments fail here, not at the first batch
     return _inference(net, data_iter, device, _amp_dtype(amp, device))
 
@@ -207,6 +238,8 @@ def evaluate_accuracy(net, # an `nn.Module`, or any function from `X` to scores
                      )->float: # the fraction of correct predictions
     "Accuracy of `net` on `data_iter` by one `inference` pass; counted on the device and read once."
     correct, n = [], 0
-    for X, y, y_hat in inference(net, data_iter, device, amp=amp): correct.append(_correct(y_hat, y)); n += y.numel()
-    if n == 0: raise ValueError("data_iter yielded no batches: it is empty (or a one-shot iterator already used up).")
+    for X, y, y_hat in inference(net, data_iter, device, amp=amp):
+        correct.append(_correct(y_hat, y)); n += y.numel()
+    if n == 0: raise ValueError("data_iter yielded no batches: it is empty "
+                                "(or a one-shot iterator already used up).")
     return torch.stack(correct).sum().item() / n
