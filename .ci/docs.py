@@ -215,6 +215,16 @@ PROBE = r"""() => {
   return out;
 }"""
 
+SEARCH_TEX = re.compile(r'\\(?:frac|mathbf|mathrm|operatorname|begin|sqrt|sum|partial|top|qquad|left|right)\b')
+
+def search_problems():
+    "The search index holds what readers read: no TeX source of the formulas (search results show it as text)."
+    idx = DOCS/'search.json'
+    if not idx.exists(): return [f"{idx} is missing: the site has no search"]
+    return [f"search.json, {e.get('href')}: raw TeX in a search result: {m.group(0)!r} in "
+            f"{e['text'][max(0, m.start() - 40):m.end() + 40]!r}"
+            for e in json.loads(idx.read_text(encoding='utf-8')) if (m := SEARCH_TEX.search(e.get('text', '')))]
+
 def browser_problems(shots=None):
     "The pages in headless Chromium, served from DOCS on 127.0.0.1, every other host refused, at WIDTHS."
     import functools, http.server, threading
@@ -287,7 +297,7 @@ def main():
     t1 = time.perf_counter()
     nbs = sorted(nbglob(as_path=True))
     probs = (readme_problems(before) + readme_shape_problems() + name_problems() + error_problems(nbs)
-             + notebook_problems(nbs) + link_problems() + browser_problems(args.screenshots))
+             + notebook_problems(nbs) + link_problems() + search_problems() + browser_problems(args.screenshots))
     secs = f"build {t1-t0:.0f} s, checks {time.perf_counter()-t1:.0f} s"
     if probs:
         print(f"FAIL docs: {len(probs)} problem(s) ({secs})", *(f"  - {p}" for p in probs), sep='\n', file=sys.stderr)

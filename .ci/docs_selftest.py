@@ -7,7 +7,7 @@ Every planted defect must be reported (it exits 1 naming any that is not): a mar
 to a missing anchor, a link to the site's own absolute URL, an image without alt text, a code block wider than the
 column at 1280 px, an element wider than the screen at 390 px, a script from another host and the console errors
 it causes, no favicon; README.md with a <style> block and relative links; a notebook with a code line over 100
-characters and a progress-bar leftover. The copies live in a temporary folder; nothing in the repository changes.
+characters and a progress-bar leftover; TeX in the search index. The copies live in a temporary folder; nothing in the repository changes.
 """
 import json, re, shutil, sys, tempfile
 from pathlib import Path
@@ -19,7 +19,8 @@ WANT = {'markdown link': "markdown link shown as text: '[a markdown link]", 'anc
         'wide code block': 'div "x = 1', 'wider than 390 px': 'files.html at 390 px: the page is',
         'other host': 'request to another host: https://cdn.example.com', 'console error': 'define is not defined',
         'favicon': 'no favicon', 'README <style>': 'has a <style> block', 'README relative': 'relative link(s)',
-        'long code line': 'code line(s) over 100', 'progress-bar leftover': 'progress-bar leftovers'}
+        'long code line': 'code line(s) over 100', 'progress-bar leftover': 'progress-bar leftovers',
+        'TeX in search': 'raw TeX in a search result'}
 
 def main():
     tmp = Path(tempfile.mkdtemp())
@@ -32,6 +33,9 @@ def main():
 <p><span style="display:inline-block;width:900px">wide</span></p>
 <script src="https://cdn.example.com/require.js"></script><script>define("x")</script></main>''', 1)
         page.write_text(re.sub(r'<link href="./favicon.svg"[^>]*>', '', h))
+        idx = json.loads((docs.DOCS/'search.json').read_text())
+        idx.append(dict(href='files.html#planted', title='planted', text='the sum \\mathbf{X}\\mathbf{W} + b'))
+        (docs.DOCS/'search.json').write_text(json.dumps(idx))
         docs.README = tmp/'README.md'
         docs.README.write_text(Path('README.md').read_text() + '\n<style>.x{}</style>\n[Data](02_data.ipynb) ![](index_files/x.png)\n')
         nb = json.loads(Path('nbs/00_files.ipynb').read_text())
@@ -40,7 +44,7 @@ def main():
         cell['outputs'] = [{'output_type': 'display_data', 'data': {'text/html': ['']}, 'metadata': {}}]
         (tmp/'00_files.ipynb').write_text(json.dumps(nb))
         probs = (docs.readme_shape_problems() + docs.notebook_problems([tmp/'00_files.ipynb']) + docs.link_problems()
-                 + docs.browser_problems())
+                 + docs.search_problems() + docs.browser_problems())
     finally: shutil.rmtree(tmp, ignore_errors=True)
     planted = [p for p in probs if 'files.html' in p or 'README' in p or 'favicon' in p or '00_files' in p]
     print(*(f'  - {p[:200]}' for p in planted), sep='\n')

@@ -13,7 +13,9 @@ The site (the pages quarto wrote, in $QUARTO_PROJECT_OUTPUT_DIR, else settings.i
 3. in code blocks (show_doc's signatures with their comments) nbdev's links are markdown, shown as text: they
    become real links around the name;
 4. nbdev links a private name (`_frontend`) to an anchor its page does not have (no show_doc entry): such a link
-   (a lone `<code>name</code>` pointing at `page.html#name`, where the page has no such id) is unlinked.
+   (a lone `<code>name</code>` pointing at `page.html#name`, where the page has no such id) is unlinked;
+5. quarto's search index (search.json) takes the text of MathML with its TeX annotation, so search results showed
+   `𝐗𝐖+𝐛\mathbf{X}\mathbf{W} + \mathbf{b}`: every annotation's TeX is removed from the index's text.
 Links written by hand are left alone: `.ci/docs.py` checks that they resolve.
 
 README.md (what nbdev_readme renders from nbs/index.ipynb; GitHub and PyPI show it, PyPI resolves nothing relative):
@@ -65,6 +67,33 @@ def fix_site(out):
         new = fix_page(texts[p.name], site, ids)
         if new != texts[p.name]: p.write_text(new, encoding='utf-8'); n += 1
     print(f"postrender: {n} of {len(pages)} pages in {out} fixed (relative links, nbdev's nested and code links)")
+    search_without_tex(Path(out), texts.values())
+
+MATH = re.compile(r'<math\b.*?</math>', re.S)
+ANNOTATION = re.compile(r'<annotation\b[^>]*>(.*?)</annotation>', re.S)
+
+def search_without_tex(out:Path, htmls):
+    "Remove each formula's TeX from the search index, where it follows the formula's own text (`𝐗𝐖X W`)."
+    idx = out/'search.json'
+    if not idx.exists(): return
+    import html as H, json
+    pairs = set()  # (what the index holds: the formula's text then its TeX, what it should: the text alone)
+    for h in htmls:
+        for m in MATH.findall(h):
+            tex = ANNOTATION.search(m)
+            if not tex: continue
+            shown = H.unescape(re.sub(r'<[^>]+>', '', ANNOTATION.sub('', m)))
+            shown = re.sub(r'\s+', '', shown)
+            pairs.add((shown + H.unescape(tex.group(1)).strip(), shown))
+    pairs = sorted(pairs, key=lambda p: len(p[0]), reverse=True)
+    entries, n = json.loads(idx.read_text(encoding='utf-8')), 0
+    for e in entries:
+        text = e.get('text', '')
+        for both, shown in pairs:
+            if both in text: text = text.replace(both, shown)
+        if text != e.get('text', ''): e['text'], n = text, n + 1
+    idx.write_text(json.dumps(entries, ensure_ascii=False), encoding='utf-8')
+    print(f"postrender: formulas' TeX removed from {n} of {len(entries)} search entries")
 
 # --- README -----------------------------------------------------------------------------------------------------
 BLOCKS = re.compile(r'<(style|script)\b[^>]*>.*?</\1>\s*', re.S | re.I)
