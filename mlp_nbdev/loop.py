@@ -398,8 +398,9 @@ class Autocast(Callback):
     """Forward pass and loss under bfloat16 autocast; backward follows their dtypes.
     `amp`: 'auto', 'bf16' or `torch.bfloat16`."""
     order = -800
-    # `amp`: see `inference`'s `_amp_dtype`
-    def __init__(self, amp:str|torch.dtype='auto'): self.amp, self.ctx = amp, None
+    def __init__(self,
+                 amp:str|torch.dtype='auto', # see `inference`'s `_amp_dtype`
+                ): self.amp, self.ctx = amp, None
     # decided once per fit
     def before_fit(self, learn): learn.dtype = self.dtype = _amp_dtype(self.amp, learn.device)
     def before_batch(self, learn):
@@ -418,8 +419,9 @@ class Validate(Callback):
     """After each epoch's training, the test pass `learn.validate(data_iter)`.
     Recorded as `test_loss` and `test_<metric>`."""
     order = 100 # after the others' `after_train` (the divergence guard's check first)
-    # `data_iter=None`: `learn.test_iter`
-    def __init__(self, data_iter:Iterable|None=None): self.data_iter = data_iter
+    def __init__(self,
+                 data_iter:Iterable|None=None, # `None`: `learn.test_iter`
+                ): self.data_iter = data_iter
     def after_train(self, learn): learn.validate(self.data_iter)
 
 # %% ../nbs/04b_loop.ipynb #n064
