@@ -12,8 +12,8 @@ from torch import nn, Tensor
 from fastcore.basics import patch
 from .display import plot_history
 from .docs import params_in_doc
-from .inference import (_amp_dtype, _autocast, _correct, _modes, _restore, _to,
-                                 resolve_device)
+from .inference import (
+    _amp_dtype, _autocast, _correct, _modes, _restore, _to, resolve_device)
 
 # %% auto #0
 __all__ = ['EVENTS', 'History', 'DivergenceError', 'Callback', 'CancelFitException', 'CancelEpochException',

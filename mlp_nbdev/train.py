@@ -13,8 +13,8 @@ from fastcore.basics import patch
 from fastcore.meta import delegates
 from .display import _frontend, curve_keys, curves_animator, show_images
 from .docs import params_in_doc
-from .inference import (Accumulator, accuracy, evaluate_accuracy, inference,
-                                 resolve_device, try_gpu)
+from .inference import (
+    Accumulator, accuracy, evaluate_accuracy, inference, resolve_device, try_gpu)
 from .loop import Callback, DivergenceError, History, Learner, _diverged
 
 # %% auto #0
