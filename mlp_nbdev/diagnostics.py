@@ -25,13 +25,16 @@ _STATS = ('mean', 'std', 'zeros')
 def watched_layers(net:nn.Module, # the network
                   )->dict[str, nn.Module]: # its watched layers by their names in `net`
     "The leaves of `net` that have a weight or are an activation, by name."
-    if not isinstance(net, nn.Module): raise TypeError(f"ActivationStats needs an nn.Module, got {type(net).__name__}.")
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"ActivationStats needs an nn.Module, got {type(net).__name__}.")
     return {n: m for n, m in net.named_modules()
-            if not list(m.children()) and (isinstance(getattr(m, 'weight', None), Tensor) or isinstance(m, _ACTIVATIONS))}
+            if not list(m.children())
+            and (isinstance(getattr(m, 'weight', None), Tensor) or isinstance(m, _ACTIVATIONS))}
 
 # %% ../nbs/08a_diagnostics.ipynb #d013
 class ActivationStats(Callback):
-    "Every `every` training batches, per layer: output mean, std, share of zeros and histogram; gradient norm and update ratio."
+    """Every `every` training batches, per layer: output mean, std, share of zeros and histogram.
+    Also the gradient norm and the update ratio of its weights."""
     order = 20
     def __init__(self,
                  every:int=10, # sample one training batch in `every`
@@ -41,7 +44,8 @@ class ActivationStats(Callback):
                 ): self.every, self.bins, self.hist_range, self.hooks = every, bins, hist_range, []
     def before_fit(self, learn):
         self.layers = watched_layers(learn.net)
-        self.weights = {n: m.weight for n, m in self.layers.items() if isinstance(getattr(m, 'weight', None), Tensor)}
+        self.weights = {n: m.weight for n, m in self.layers.items()
+                        if isinstance(getattr(m, 'weight', None), Tensor)}
         self.steps, self.n = [], 0  # the sampled training steps (counted from 0 over the whole run)
         self.stats, self.hists = {n: [] for n in self.layers}, {n: [] for n in self.layers}
     def before_batch(self, learn):
@@ -51,11 +55,13 @@ class ActivationStats(Callback):
         self.hooks = [m.register_forward_hook(self._hook(n)) for n, m in self.layers.items()]
     def after_pred(self, learn): self._unhook()
     def after_backward(self, learn):
-        if self.on: self.grads = {n: w.grad.norm() for n, w in self.weights.items() if w.grad is not None}
+        if self.on:
+            self.grads = {n: w.grad.norm() for n, w in self.weights.items() if w.grad is not None}
     def before_step(self, learn):
         if self.on: self.before = {n: w.detach().clone() for n, w in self.weights.items()}
     def after_step(self, learn):
-        if self.on: self.updates = {n: (w.detach() - self.before[n]).norm() / self.before[n].norm() for n, w in self.weights.items()}
+        if self.on: self.updates = {n: (w.detach() - self.before[n]).norm() / self.before[n].norm()
+                                    for n, w in self.weights.items()}
     def after_batch(self, learn):
         if not learn.training: return
         if self.on: self._read()
@@ -65,7 +71,8 @@ class ActivationStats(Callback):
 # %% ../nbs/08a_diagnostics.ipynb #d014
 @patch
 def _hook(self:ActivationStats, name:str):
-    "A forward hook that keeps `[mean, std, share of zeros]` and the histogram of the layer's output, on the device."
+    """A forward hook: the layer output's `[mean, std, share of zeros]` and histogram.
+    Kept on the device."""
     def hook(module, inputs, out):
         o = out.detach().float()
         self.out[name] = torch.cat([torch.stack([o.mean(), o.std(), (o == 0).float().mean()]),
@@ -79,13 +86,15 @@ def _unhook(self:ActivationStats):
 
 @patch
 def _read(self:ActivationStats):
-    "The sampled batch's numbers, read from the device at once: per layer the `_STATS`, `grad`, `update`, histogram."
+    """The sampled batch's numbers, read from the device at once.
+    Per layer: the `_STATS`, `grad`, `update`, histogram."""
     nan = torch.full((1,), float('nan'), device=next(iter(self.out.values())).device)
     rows = torch.stack([torch.cat([self.out[n][:3], self.grads.get(n, nan).reshape(1),
                                    self.updates.get(n, nan).reshape(1),
                                    self.out[n][3:]]) for n in self.layers]).cpu()
     self.steps.append(self.n)
-    for n, r in zip(self.layers, rows): self.stats[n].append(r[:5].tolist()); self.hists[n].append(r[5:])
+    for n, r in zip(self.layers, rows):
+        self.stats[n].append(r[:5].tolist()); self.hists[n].append(r[5:])
 
 # %% ../nbs/08a_diagnostics.ipynb #d015
 _COLUMNS = (*_STATS, 'grad', 'update')  # one row of `ActivationStats.stats[layer]`
@@ -93,11 +102,13 @@ _COLUMNS = (*_STATS, 'grad', 'update')  # one row of `ActivationStats.stats[laye
 @patch
 def stat(self:ActivationStats,
          layer:str, # a name in `self.layers`
-         key:str, # 'mean', 'std', 'zeros', 'grad' (the weights' gradient norm) or 'update' (step size / weight size)
-        )->list[float]: # one value per sampled step (`self.steps`); NaN where the layer has no weight
+         # 'mean', 'std', 'zeros', 'grad' (weights' gradient norm), 'update' (step / weight size)
+         key:str,
+        )->list[float]: # one value per sampled step (`self.steps`); NaN if the layer has no weight
     "One statistic of one layer over the sampled steps."
     if key not in _COLUMNS: raise ValueError(f"key must be one of {_COLUMNS}, got {key!r}.")
-    if layer not in self.stats: raise ValueError(f"no layer {layer!r}: the layers watched are {list(self.stats)}.")
+    if layer not in self.stats:
+        raise ValueError(f"no layer {layer!r}: the layers watched are {list(self.stats)}.")
     return [r[_COLUMNS.index(key)] for r in self.stats[layer]]
 
 def _label(name:str, m:nn.Module)->str: return f"{name} {type(m).__name__}"
@@ -108,14 +119,15 @@ _UPDATE_GUIDE = 1e-3
 
 @patch
 def plot_stats(self:ActivationStats, figsize:tuple=(9, 5)):
-    "Each layer's output mean, std and share of zeros, and its weights' gradient norm, against the training step."
+    "Per layer, against the training step: output mean, std, share of zeros, weights' grad norm."
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(2, 2, figsize=figsize, layout='constrained', sharex=True)
     titles = dict(mean='output mean', std='output std', zeros="share of zero outputs (activations)",
                   grad="weights' gradient norm")
     for ax, (key, title) in zip(axs.flat, titles.items()):
         for i, (n, m) in enumerate(self.layers.items()):  # a layer keeps its colour in every panel
-            if key == 'zeros' and not isinstance(m, _ACTIVATIONS) or key == 'grad' and n not in self.weights: continue
+            if (key == 'zeros' and not isinstance(m, _ACTIVATIONS)
+                    or key == 'grad' and n not in self.weights): continue
             ax.plot(self.steps, self.stat(n, key), c=f'C{i % 10}', label=_label(n, m))
         ax.set_title(title, fontsize='medium')
     # scales that differ by orders of magnitude between layers
@@ -142,9 +154,11 @@ def color_dim(self:ActivationStats,
               layers:list[str]|None=None,
               figsize:tuple|None=None, # inches; `None`: 3 wide per layer
              ):
-    "fastai's `color_dim`: per layer, the histogram of its outputs over time (rows: bins, columns: steps), as log(1 + count)."
+    """fastai's `color_dim`: per layer, the histogram of its outputs over time, as log(1 + count).
+    Rows are bins, columns are steps."""
     import matplotlib.pyplot as plt
-    names = layers or [n for n, m in self.layers.items() if isinstance(m, _ACTIVATIONS)] or list(self.layers)
+    names = (layers or [n for n, m in self.layers.items() if isinstance(m, _ACTIVATIONS)]
+             or list(self.layers))
     fig, axs = plt.subplots(1, len(names), figsize=figsize or (3 * len(names), 2.6),
                             layout='constrained', squeeze=False)
     lo, hi = self.hist_range
@@ -159,7 +173,8 @@ def color_dim(self:ActivationStats,
 
 # %% ../nbs/08a_diagnostics.ipynb #d031
 class LRFinder(Callback):
-    "Raise the learning rate exponentially every training batch; record the smoothed loss; stop when it explodes."
+    """Raise the learning rate exponentially every training batch; record the smoothed loss.
+    Stop when it explodes."""
     order = 30
     def __init__(self,
                  start_lr:float=1e-6, # the first learning rate
@@ -167,26 +182,33 @@ class LRFinder(Callback):
                  num_iter:int=200, # batches at most
                  smooth:float=0.98, # the moving average's weight of the past
                  stop_factor:float=4., # stop when the smoothed loss is this many times its lowest
-                ): self.start_lr, self.end_lr, self.num_iter, self.smooth, self.stop_factor = start_lr, end_lr, num_iter, smooth, stop_factor
-    def before_fit(self, learn): self.lrs, self.losses, self.raw, self.avg, self.best = [], [], [], 0., math.inf
+                ):
+        self.start_lr, self.end_lr, self.num_iter = start_lr, end_lr, num_iter
+        self.smooth, self.stop_factor = smooth, stop_factor
+    def before_fit(self, learn):
+        self.lrs, self.losses, self.raw, self.avg, self.best = [], [], [], 0., math.inf
     def before_batch(self, learn):
         if not learn.training: return
-        lr = self.start_lr * (self.end_lr / self.start_lr) ** (len(self.lrs) / max(self.num_iter - 1, 1))
+        lr = self.start_lr * (self.end_lr / self.start_lr) ** (
+            len(self.lrs) / max(self.num_iter - 1, 1))
         for g in learn.opt.param_groups: g['lr'] = lr
         self.lrs.append(lr)
-    def after_batch(self, learn):  # one read per batch: the test must stop at once when the loss explodes
+    # one read per batch: the test must stop at once when the loss explodes
+    def after_batch(self, learn):
         if not learn.training: return
         loss = learn.batch_loss.item()
         self.avg = self.smooth * self.avg + (1 - self.smooth) * loss
         smoothed = self.avg / (1 - self.smooth ** len(self.lrs))
         self.raw.append(loss); self.losses.append(smoothed)
-        if not math.isfinite(smoothed) or smoothed > self.stop_factor * self.best or len(self.lrs) >= self.num_iter:
+        if (not math.isfinite(smoothed) or smoothed > self.stop_factor * self.best
+                or len(self.lrs) >= self.num_iter):
             raise CancelFitException
         self.best = min(self.best, smoothed)
 
 # %% ../nbs/08a_diagnostics.ipynb #d032
 class LRFind:
-    "The range test's curve (`lrs`, smoothed `losses`) and its readings: `suggested` (the minimum's lr / 10) and `steepest`."
+    """The range test's curve (`lrs`, smoothed `losses`) and its readings.
+    `suggested` (the minimum's lr / 10) and `steepest`."""
     def __init__(self,
                  lrs:list[float], # the learning rate of each batch
                  losses:list[float], # the smoothed loss after it
@@ -195,11 +217,13 @@ class LRFind:
         i = min(range(len(losses)), key=losses.__getitem__)
         self.min_lr, self.suggested = lrs[i], lrs[i] / 10
         skip = len(losses) // 10  # the first points: the average of few losses is noise
-        slopes = {j: (losses[j + 1] - losses[j]) / math.log(lrs[j + 1] / lrs[j]) for j in range(skip, i)}  # before the minimum
+        # before the minimum
+        slopes = {j: (losses[j + 1] - losses[j]) / math.log(lrs[j + 1] / lrs[j])
+                  for j in range(skip, i)}
         self.steepest = lrs[min(slopes, key=slopes.get)] if slopes else lrs[i]
     def __repr__(self):
-        return (f"LRFind(suggested={self.suggested:.3g} (the minimum at {self.min_lr:.3g} / 10), steepest={self.steepest:.3g}, "
-                f"{len(self.lrs)} batches)")
+        return (f"LRFind(suggested={self.suggested:.3g} (the minimum at {self.min_lr:.3g} / 10), "
+                f"steepest={self.steepest:.3g}, {len(self.lrs)} batches)")
     def plot(self, ax=None):
         "The smoothed loss against the learning rate (log scale), with the two readings marked."
         ax = axes_or_new(ax)
@@ -224,15 +248,18 @@ def lr_find(net, # an `nn.Module`; it is copied, never trained
            )->LRFind:
     "The learning-rate range test on copies of `net` and `opt`; every random state restored after."
     if not isinstance(opt, torch.optim.Optimizer):
-        raise TypeError(f"lr_find needs a torch.optim.Optimizer (it sets its learning rate), got {type(opt).__name__}.")
+        raise TypeError("lr_find needs a torch.optim.Optimizer (it sets its learning rate), got "
+                        f"{type(opt).__name__}.")
     net, opt = copy.deepcopy((net, opt))  # one copy, so the optimizer holds the copied parameters
     finder, gen = LRFinder(**kwargs), getattr(train_iter, 'gen', None)
     rng, data_rng = torch.get_rng_state(), gen.get_state() if gen is not None else None
     try:
-        epochs = math.ceil(finder.num_iter / len(train_iter)) if hasattr(train_iter, '__len__') else 1
+        epochs = (math.ceil(finder.num_iter / len(train_iter)) if hasattr(train_iter, '__len__')
+                  else 1)
         Learner(net, train_iter, None, loss, opt, device, [finder], amp=amp).fit(max(epochs, 1))
     finally:
         torch.set_rng_state(rng)
         if gen is not None: gen.set_state(data_rng)
-    if not finder.losses: raise ValueError("lr_find: no training batch was run (is train_iter empty?).")
+    if not finder.losses:
+        raise ValueError("lr_find: no training batch was run (is train_iter empty?).")
     return LRFind(finder.lrs, finder.losses)

@@ -11,7 +11,9 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .display import plot_history
-from .inference import _amp_dtype, _autocast, _correct, _modes, _restore, _to, resolve_device
+from .docs import params_in_doc
+from .inference import (
+    _amp_dtype, _autocast, _correct, _modes, _restore, _to, resolve_device)
 
 # %% auto #0
 __all__ = ['EVENTS', 'History', 'DivergenceError', 'Callback', 'CancelFitException', 'CancelEpochException',
@@ -20,10 +22,12 @@ __all__ = ['EVENTS', 'History', 'DivergenceError', 'Callback', 'CancelFitExcepti
 
 # %% ../nbs/04b_loop.ipynb #c026
 class History:
-    "Per-epoch records (dicts of `epoch`, the recorded losses and metrics, `seconds`): a list, each column an attribute."
+    "Per-epoch records (`epoch`, losses, metrics, `seconds`): a list, each column an attribute."
     # the default columns, in order
     keys = ('epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc', 'seconds')
-    def __init__(self, records:Iterable[dict]=()): # per-epoch dicts to start from, e.g. `History(h.to_dicts())`
+    def __init__(self,
+                 # per-epoch dicts to start from, e.g. `History(h.to_dicts())`
+                 records:Iterable[dict]=()):
         self.records = [dict(r) for r in records]
         self.interrupted = False  # `True` when Ctrl-C stopped training early
         self.figure = None        # the curves' `matplotlib` figure, when training drew them
@@ -33,7 +37,8 @@ class History:
     def __iter__(self): return iter(self.records)
     def column(self, key:str)->list: return [r.get(key) for r in self.records]
     def to_dicts(self)->list[dict]: return [dict(r) for r in self.records]
-    def plot(self, ax=None, save_path=None): return plot_history(self, ax, save_path)  # see `mlp_nbdev.display`
+    # see `mlp_nbdev.display`
+    def plot(self, ax=None, save_path=None): return plot_history(self, ax, save_path)
     @property
     def columns(self)->list[str]:
         "Every key of the records, in the order first seen."
@@ -41,7 +46,8 @@ class History:
     def __getattr__(self, name:str)->list:
         "A column by name: the default ones always, any other once a record has it."
         records = self.__dict__.get('records')
-        if records is None or name.startswith('_') or (name not in self.keys and all(name not in r for r in records)):
+        if (records is None or name.startswith('_')
+                or (name not in self.keys and all(name not in r for r in records))):
             raise AttributeError(f"History has no column {name!r}")
         return self.column(name)
 
@@ -61,48 +67,64 @@ def __repr__(self:History):
 # %% ../nbs/04b_loop.ipynb #c042
 def _check_scores(y_hat, y):
     "The net's output must be scores `(B, C)` for integer labels `(B,)` in `0..C-1`."
-    if not isinstance(y_hat, Tensor): raise TypeError(f"net returned a {type(y_hat).__name__}; it must return a tensor of scores (batch, classes).")
-    if not (isinstance(y, Tensor) and y.ndim == 1 and not y.is_floating_point() and not y.is_complex()):
+    if not isinstance(y_hat, Tensor):
+        raise TypeError(f"net returned a {type(y_hat).__name__}; it must return a tensor of scores "
+                        "(batch, classes).")
+    if not (isinstance(y, Tensor) and y.ndim == 1
+            and not y.is_floating_point() and not y.is_complex()):
         raise TypeError(f"labels must be an integer tensor of class indices of shape (batch,), got "
-                        f"{type(y).__name__} {tuple(getattr(y, 'shape', ()))} {getattr(y, 'dtype', '')}.")
+                        f"{type(y).__name__} {tuple(getattr(y, 'shape', ()))} "
+                        f"{getattr(y, 'dtype', '')}.")
     if y_hat.ndim != 2 or y_hat.shape[0] != y.shape[0]:
-        raise ValueError(f"net returned shape {tuple(y_hat.shape)} for a batch of {y.shape[0]} samples; it must return "
-                         f"scores of shape ({y.shape[0]}, num_classes). Is there a Flatten or a final Linear layer missing?")
+        raise ValueError(f"net returned shape {tuple(y_hat.shape)} for a batch of {y.shape[0]} "
+                         f"samples; it must return scores of shape ({y.shape[0]}, num_classes). "
+                         "Is there a Flatten or a final Linear layer missing?")
     lo, hi = y.aminmax()
     lo, hi, C = lo.item(), hi.item(), y_hat.shape[1]  # the one host sync of the check
     if lo < 0 or hi >= C:
-        raise ValueError(f"net returns {C} scores per sample but the labels go from {lo} to {hi}: its last layer needs "
-                         f"num_outputs={max(hi + 1, C)} (one per class).")
+        raise ValueError(f"net returns {C} scores per sample but the labels go from {lo} to {hi}: "
+                         f"its last layer needs num_outputs={max(hi + 1, C)} (one per class).")
 
 # %% ../nbs/04b_loop.ipynb #c043
 def _check_loss(l, batch_size:int):
     "The loss must be a scalar (its mean) or one value per sample."
-    if not isinstance(l, Tensor): raise TypeError(f"loss returned a {type(l).__name__}; it must return a tensor.")
+    if not isinstance(l, Tensor):
+        raise TypeError(f"loss returned a {type(l).__name__}; it must return a tensor.")
     if l.ndim == 0 or tuple(l.shape) == (batch_size,): return
-    raise ValueError(f"loss returned shape {tuple(l.shape)} for a batch of {batch_size}: it must return a scalar (the mean, "
-                     f"reduction='mean') or one value per sample (shape ({batch_size},), reduction='none').")
+    raise ValueError(f"loss returned shape {tuple(l.shape)} for a batch of {batch_size}: it must "
+                     "return a scalar (the mean, reduction='mean') or one value per sample "
+                     f"(shape ({batch_size},), reduction='none').")
 
 # %% ../nbs/04b_loop.ipynb #c044
 def _check_args(net, loss_func, opt, num_epochs:int, **iters):
     "Refuse what cannot train, before any work; `iters` are the data iterables by name."
-    if not callable(net): raise TypeError(f"net must be an nn.Module or a function of X, got {type(net).__name__}.")
-    if not callable(loss_func): raise TypeError(f"the loss must be callable as loss(y_hat, y), got {type(loss_func).__name__}.")
+    if not callable(net):
+        raise TypeError(f"net must be an nn.Module or a function of X, got {type(net).__name__}.")
+    if not callable(loss_func):
+        raise TypeError("the loss must be callable as loss(y_hat, y), got "
+                        f"{type(loss_func).__name__}.")
     if getattr(loss_func, 'reduction', None) == 'sum':
-        raise ValueError("loss has reduction='sum'; use the default 'mean', or 'none' (d2l's choice): the step is "
-                         "computed from the mean over the batch.")
+        raise ValueError("loss has reduction='sum'; use the default 'mean', or 'none' (d2l's "
+                         "choice): the step is computed from the mean over the batch.")
     if not (isinstance(opt, torch.optim.Optimizer) or callable(opt)):
-        raise TypeError(f"updater must be a torch.optim.Optimizer or a function updater(batch_size), got {type(opt).__name__}.")
+        raise TypeError("updater must be a torch.optim.Optimizer or a function "
+                        f"updater(batch_size), got {type(opt).__name__}.")
     if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
         raise ValueError(f"num_epochs must be an int >= 1, got {num_epochs!r}.")
     for name, it in iters.items():
-        if not isinstance(it, Iterable): raise TypeError(f"{name} must be an iterable of (X, y) batches, got {type(it).__name__}.")
-        if iter(it) is it: raise TypeError(f"{name} is a one-shot iterator (e.g. a generator), but it is read once per "
-                                           "epoch: pass a list of batches, a DataLoader, or what load_data_fashion_mnist returns.")
-        if hasattr(it, '__len__') and len(it) == 0: raise ValueError(f"{name} is empty: it has no batches.")
+        if not isinstance(it, Iterable):
+            raise TypeError(f"{name} must be an iterable of (X, y) batches, got "
+                            f"{type(it).__name__}.")
+        if iter(it) is it:
+            raise TypeError(f"{name} is a one-shot iterator (e.g. a generator), but it is read "
+                            "once per epoch: pass a list of batches, a DataLoader, or what "
+                            "load_data_fashion_mnist returns.")
+        if hasattr(it, '__len__') and len(it) == 0:
+            raise ValueError(f"{name} is empty: it has no batches.")
 
 # %% ../nbs/04b_loop.ipynb #l031
 class DivergenceError(FloatingPointError):
-    "The training loss became NaN or infinite, or exploded; `.history` holds the epochs completed before."
+    "The training loss became NaN or infinite, or exploded; `.history` has the epochs done before."
     def __init__(self,
                  msg:str, # what happened and what to try
                  epoch:int|None=None, # the epoch (from 1) where the loss diverged
@@ -115,19 +137,23 @@ class DivergenceError(FloatingPointError):
 # %% ../nbs/04b_loop.ipynb #l032
 def _diverged(means:list[Tensor], offset:int, epoch:int, num_batches, opt,
               limit:float|None=None)->DivergenceError:
-    "The error for the first batch loss among `means` that is not finite or above `limit` (batches count after `offset`)."
+    """The error for the first batch loss among `means` that is not finite or above `limit`.
+    Batches count after `offset`."""
     m = torch.stack(means).float()
     ok = torch.isfinite(m) if limit is None else m.abs() <= limit  # NaN is never <= limit
     bad = (~ok).nonzero()
     i = bad[0, 0].item() if len(bad) else len(means) - 1
     v, batch = m[i].item(), offset + i + 1
-    what = f"became {v}" if not math.isfinite(v) or limit is None else f"grew to {v:.3g}, above {limit:.3g}"
+    what = (f"became {v}" if not math.isfinite(v) or limit is None
+            else f"grew to {v:.3g}, above {limit:.3g}")
     lr = opt.param_groups[0].get('lr') if isinstance(opt, torch.optim.Optimizer) else None
-    hint = f" (lr={lr:g}): try a lower one, e.g. lr={lr/10:g}" if lr else ": try a lower one, e.g. 10 times lower"
+    hint = (f" (lr={lr:g}): try a lower one, e.g. lr={lr/10:g}" if lr
+            else ": try a lower one, e.g. 10 times lower")
     of = f" of {num_batches}" if num_batches else ''
-    return DivergenceError(f"The training loss {what} in epoch {epoch}, batch {batch}{of}: training diverged. "
-                           f"The usual cause is a learning rate that is too high{hint}.", epoch,
-                           batch)
+    return DivergenceError(f"The training loss {what} in epoch {epoch}, batch {batch}{of}: "
+                           "training diverged. "
+                           f"The usual cause is a learning rate that is too high{hint}.",
+                           epoch, batch)
 
 # %% ../nbs/04b_loop.ipynb #l041
 EVENTS = ('before_fit', 'before_epoch', 'before_train', 'before_batch', 'after_pred', 'after_loss',
@@ -138,20 +164,26 @@ EVENTS = ('before_fit', 'before_epoch', 'before_train', 'before_batch', 'after_p
           'after_cancel_epoch', 'after_epoch', 'after_cancel_fit', 'after_fit')
 
 class Callback:
-    "Base class of the loop's callbacks: define any of the methods named in `EVENTS`, each taking the `Learner`."
+    "Base class of the loop's callbacks: any methods named in `EVENTS`, each taking the `Learner`."
     order = 0 # callbacks run in increasing order
     def __repr__(self): return type(self).__name__
 
 # %% ../nbs/04b_loop.ipynb #n041b
-class CancelFitException(Exception):      "Raised by a callback: end the run now (`after_cancel_fit`, then `after_fit`)."
-class CancelEpochException(Exception):    "Raised by a callback: skip the rest of this epoch, test pass included."
-class CancelTrainException(Exception):    "Raised by a callback: skip the rest of this epoch's training batches."
-class CancelValidateException(Exception): "Raised by a callback: skip the rest of this test pass."
-class CancelBatchException(Exception):    "Raised by a callback: skip the rest of this batch (its backward and step too)."
+class CancelFitException(Exception):
+    "Raised by a callback: end the run now (`after_cancel_fit`, then `after_fit`)."
+class CancelEpochException(Exception):
+    "Raised by a callback: skip the rest of this epoch, test pass included."
+class CancelTrainException(Exception):
+    "Raised by a callback: skip the rest of this epoch's training batches."
+class CancelValidateException(Exception):
+    "Raised by a callback: skip the rest of this test pass."
+class CancelBatchException(Exception):
+    "Raised by a callback: skip the rest of this batch (its backward and step too)."
 
 # %% ../nbs/04b_loop.ipynb #l051
+@params_in_doc
 class Learner:
-    "The fit loop: net, data, loss function and optimizer, with `cbs` called at every event of `EVENTS`."
+    "The fit loop: net, data, loss and optimizer, with `cbs` called at every event of `EVENTS`."
     def __init__(self,
                  net, # an `nn.Module`, or any function from `X` to scores
                  train_iter:Iterable, # training batches `(X, y)`, re-iterable
@@ -170,12 +202,14 @@ class Learner:
                  # per-batch sums, as `Recorder`'s; `None`: accuracy
                  metrics:dict|Iterable[Callable]|None=None,
                 ):
-        self.net, self.train_iter, self.test_iter, self.loss_func, self.opt = net, train_iter, test_iter, loss_func, opt
+        self.net, self.train_iter, self.test_iter = net, train_iter, test_iter
+        self.loss_func, self.opt = loss_func, opt
         self.device_arg = device
         self.recorder = Recorder(metrics)
         own = default_loop_cbs(self.recorder, test_iter is not None, amp)
         self.cbs = sorted([*own, *cbs], key=lambda cb: cb.order)
-        self.history, self.epoch, self.batch, self.error, self.training = History(), 0, 0, None, False
+        self.history, self.epoch, self.batch = History(), 0, 0
+        self.error, self.training = None, False
 
     def __call__(self, event:str):
         "Run every callback's `event` method."
@@ -196,11 +230,13 @@ def _prepare(self:Learner, num_epochs:int):
     # d2l's `updater(batch_size)` wants gradient sums
     self._sums = not isinstance(self.opt, torch.optim.Optimizer)
     self._events = {e: [getattr(cb, e) for cb in self.cbs if hasattr(cb, e)] for e in EVENTS}
-    self.num_epochs, self.history, self.epoch, self.error, self.dtype = num_epochs, History(), 0, None, None
+    self.num_epochs, self.history, self.epoch = num_epochs, History(), 0
+    self.error, self.dtype = None, None
 
 @patch
 def _with_events(self:Learner, f:Callable, name:str, ex:type[Exception]|tuple):
-    "Run `f` between `before_{name}` and `after_{name}`; an `ex` raised inside runs `after_cancel_{name}` instead."
+    """Run `f` between `before_{name}` and `after_{name}`.
+    An `ex` raised inside runs `after_cancel_{name}` instead of the rest of `f`."""
     try: self(f'before_{name}'); f()
     except ex: self(f'after_cancel_{name}')
     self(f'after_{name}')
@@ -208,7 +244,8 @@ def _with_events(self:Learner, f:Callable, name:str, ex:type[Exception]|tuple):
 # %% ../nbs/04b_loop.ipynb #l053
 @patch
 def _reduce(self:Learner)->Tensor:
-    "The scalar to differentiate: the batch's mean loss, or its sum for d2l's `updater(batch_size)` (which divides)."
+    """The scalar to differentiate: the batch's mean loss.
+    Its sum instead for d2l's `updater(batch_size)`, which divides by the batch size."""
     l, n = self.loss, len(self.y)
     if self._sums: return l.sum() if l.ndim else l * n
     return l.mean() if l.ndim else l
@@ -227,7 +264,8 @@ def _do_one_batch(self:Learner):
     self.y_hat = self.net(self.X); self('after_pred')
     self.loss = self.loss_func(self.y_hat, self.y); self('after_loss')
     self.loss_grad = self._reduce()
-    self.batch_loss = self.loss_grad.detach() / len(self.y) if self._sums else self.loss_grad.detach()
+    self.batch_loss = (self.loss_grad.detach() / len(self.y) if self._sums
+                       else self.loss_grad.detach())
     if not self.training: return
     # no cancel of their own: CancelBatchException skips them
     self._with_events(self._backward, 'backward', ())
@@ -247,11 +285,14 @@ def _do_train(self:Learner):
     if isinstance(self.net, nn.Module): self.net.train()
     self.training = True
     self._all_batches()
-    if not self.batch: raise ValueError("train_iter yielded no batches: it is empty (or a one-shot iterator already used up).")
+    if not self.batch:
+        raise ValueError("train_iter yielded no batches: it is empty (or a one-shot iterator "
+                         "already used up).")
 
 @patch
 def _do_epoch(self:Learner):
-    "The training batches as a `train` phase (`Validate`, a callback, runs the test pass at `after_train`)."
+    """The training batches as a `train` phase.
+    `Validate`, a callback, runs the test pass at `after_train`."""
     self.batches = self.train_iter
     self._with_events(self._do_train, 'train', CancelTrainException)
 
@@ -259,7 +300,8 @@ def _do_epoch(self:Learner):
 def validate(self:Learner,
              data_iter:Iterable|None=None, # batches `(X, y)`; `None`: `learn.test_iter`
             ):
-    "A `validate` phase: one pass over `data_iter` in `eval()` mode under `torch.inference_mode()`, no backward."
+    """A `validate` phase: one pass over `data_iter`, no backward.
+    In `eval()` mode, under `torch.inference_mode()`."""
     state, modes = (self.batches, self.batch, self.training), _modes(self.net)
     self.batches, self.training = self.test_iter if data_iter is None else data_iter, False
     if isinstance(self.net, nn.Module): self.net.eval()
@@ -274,7 +316,8 @@ def validate(self:Learner,
 def fit(self:Learner,
         num_epochs:int, # passes over `train_iter`, >= 1
        )->History: # one record per epoch; `.interrupted` is `True` after Ctrl-C
-    "Train up to epoch `num_epochs`, testing after each; Ctrl-C returns the complete epochs, any other error propagates."
+    """Train up to epoch `num_epochs`, testing after each.
+    Ctrl-C returns the complete epochs; any other error propagates."""
     self._prepare(num_epochs)
     try:
         try:
@@ -293,23 +336,27 @@ def fit(self:Learner,
     if self.history.interrupted:
         # e.g. the CLI's SIGTERM
         what = 'Ctrl-C' if type(self.error) is KeyboardInterrupt else type(self.error).__name__
-        print(f"Interrupted ({what}) in epoch {self.epoch}: returning the history of the {len(self.history)} complete epoch(s).")
+        print(f"Interrupted ({what}) in epoch {self.epoch}: returning the history of the "
+              f"{len(self.history)} complete epoch(s).")
     return self.history
 
 # %% ../nbs/04b_loop.ipynb #n061
 class Recorder(Callback):
-    "The mean loss and `metrics` of each phase, kept per batch on the device and read once per phase; one record per epoch."
+    """The mean loss and `metrics` of each phase; one record per epoch.
+    Kept per batch on the device, read once per phase."""
     order = -1000 # first everywhere: the others read the record it appends at `after_epoch`
     def __init__(self,
                  # `fn(y_hat, y)` -> the batch's sum, by name; `None`: `{'acc': correct}`
                  metrics:dict|Iterable[Callable]|None=None,
                 ):
         if metrics is None: metrics = dict(acc=_correct)
-        self.metrics = dict(metrics) if isinstance(metrics, dict) else {m.__name__: m for m in metrics}
+        self.metrics = (dict(metrics) if isinstance(metrics, dict)
+                        else {m.__name__: m for m in metrics})
     def before_epoch(self, learn): self.record = dict(epoch=learn.epoch)
     def before_train(self, learn): self._reset()
     def before_validate(self, learn): self._reset()
-    def _reset(self): self.losses, self.sizes, self.sums, self.skip = [], [], {k: [] for k in self.metrics}, False
+    def _reset(self):
+        self.losses, self.sizes, self.sums, self.skip = [], [], {k: [] for k in self.metrics}, False
     def after_cancel_batch(self, learn): self.skip = True  # a cancelled batch is not recorded
     def after_batch(self, learn):
         if self.skip: self.skip = False; return
@@ -322,7 +369,7 @@ class Recorder(Callback):
 # %% ../nbs/04b_loop.ipynb #n061b
 @patch
 def _means(self:Recorder, phase:str)->dict:
-    "`{phase}_loss` and `{phase}_{metric}`, means over the samples of the phase: one read from the device."
+    "`{phase}_loss` and `{phase}_{metric}`, means over the phase's samples: one device read."
     if not self.sizes: return {}
     m = torch.stack(self.losses).float()  # float32 even when the losses were bfloat16
     sizes = torch.tensor(self.sizes, dtype=m.dtype, device=m.device)
@@ -338,19 +385,24 @@ class Timer(Callback):
     def after_epoch(self, learn): learn.history[-1]['seconds'] = time.perf_counter() - self.t0
 
 class CheckBatch(Callback):
-    "Before the first step of each epoch: the net's scores `(B, C)` fit the labels, and the loss has a usable shape."
+    "Before each epoch's first step: scores `(B, C)` fit the labels; the loss has a usable shape."
     order = -900
     def after_pred(self, learn):
-        if learn.training and learn.batch == 1: _check_scores(learn.y_hat, learn.y); learn.num_classes = learn.y_hat.shape[1]
+        if learn.training and learn.batch == 1:
+            _check_scores(learn.y_hat, learn.y); learn.num_classes = learn.y_hat.shape[1]
     def after_loss(self, learn):
         if learn.training and learn.batch == 1: _check_loss(learn.loss, len(learn.y))
 
 # %% ../nbs/04b_loop.ipynb #n063
 class Autocast(Callback):
-    "Forward pass and loss under bfloat16 autocast (`amp`: 'auto', 'bf16', `torch.bfloat16`); backward follows their dtypes."
+    """Forward pass and loss under bfloat16 autocast; backward follows their dtypes.
+    `amp`: 'auto', 'bf16' or `torch.bfloat16`."""
     order = -800
-    def __init__(self, amp:str|torch.dtype='auto'): self.amp, self.ctx = amp, None # see `inference`'s `_amp_dtype`
-    def before_fit(self, learn): learn.dtype = self.dtype = _amp_dtype(self.amp, learn.device)  # decided once per fit
+    def __init__(self,
+                 amp:str|torch.dtype='auto', # see `inference`'s `_amp_dtype`
+                ): self.amp, self.ctx = amp, None
+    # decided once per fit
+    def before_fit(self, learn): learn.dtype = self.dtype = _amp_dtype(self.amp, learn.device)
     def before_batch(self, learn):
         if self.dtype is None: return
         self._leave()
@@ -364,9 +416,12 @@ class Autocast(Callback):
         if self.ctx is not None: self.ctx.__exit__(None, None, None); self.ctx = None
 
 class Validate(Callback):
-    "After each epoch's training, the test pass `learn.validate(data_iter)`, recorded as `test_loss` and `test_<metric>`."
+    """After each epoch's training, the test pass `learn.validate(data_iter)`.
+    Recorded as `test_loss` and `test_<metric>`."""
     order = 100 # after the others' `after_train` (the divergence guard's check first)
-    def __init__(self, data_iter:Iterable|None=None): self.data_iter = data_iter # `None`: `learn.test_iter`
+    def __init__(self,
+                 data_iter:Iterable|None=None, # `None`: `learn.test_iter`
+                ): self.data_iter = data_iter
     def after_train(self, learn): learn.validate(self.data_iter)
 
 # %% ../nbs/04b_loop.ipynb #n064
@@ -374,5 +429,7 @@ def default_loop_cbs(recorder:Recorder, # the learner's `Recorder`
                      validate:bool=True, # run a test pass after each epoch
                      amp:str|torch.dtype|None=None, # an `Autocast(amp)` when not `None`
                     )->list[Callback]:
-    "The callbacks every `Learner` runs: `Recorder`, `Timer`, `CheckBatch`, and `Validate` and `Autocast` as asked."
-    return [recorder, Timer(), CheckBatch()] + ([Validate()] if validate else []) + ([Autocast(amp)] if amp is not None else [])
+    """The callbacks every `Learner` runs: `Recorder`, `Timer`, `CheckBatch`.
+    And `Validate` and `Autocast` as asked."""
+    return ([recorder, Timer(), CheckBatch()] + ([Validate()] if validate else [])
+            + ([Autocast(amp)] if amp is not None else []))

@@ -12,7 +12,9 @@ from torch import Tensor
 from fastcore.basics import patch
 from fastcore.meta import delegates
 from .display import _frontend, curve_keys, curves_animator, show_images
-from .inference import Accumulator, accuracy, evaluate_accuracy, inference, resolve_device, try_gpu
+from .docs import params_in_doc
+from .inference import (
+    Accumulator, accuracy, evaluate_accuracy, inference, resolve_device, try_gpu)
 from .loop import Callback, DivergenceError, History, Learner, _diverged
 
 # %% auto #0
@@ -21,7 +23,9 @@ __all__ = ['NotLearningWarning', 'DivergenceGuard', 'ProgressBar', 'EpochLine', 
            'evaluate_accuracy', 'resolve_device', 'try_gpu', 'DivergenceError']
 
 # %% ../nbs/05_training.ipynb #c003a
-_all_ = ['Accumulator', 'accuracy', 'evaluate_accuracy', 'resolve_device', 'try_gpu', 'DivergenceError']  # d2l's names, from here too
+# d2l's names, from here too
+_all_ = ['Accumulator', 'accuracy', 'evaluate_accuracy', 'resolve_device', 'try_gpu',
+         'DivergenceError']
 
 # %% ../nbs/05_training.ipynb #t101
 _CHECK_EVERY = 50  # batches between two reads of the batch losses
@@ -34,7 +38,8 @@ class NotLearningWarning(RuntimeWarning):
 
 # %% ../nbs/05_training.ipynb #t102
 class DivergenceGuard(Callback):
-    "Stop with `DivergenceError` when a batch loss is not finite or above `factor` times the first; warn when not learning."
+    """Stop with `DivergenceError` when a batch loss is not finite or above `factor` x the first.
+    Warn when the network is not learning."""
     order = -10
     def __init__(self,
                  every:int=_CHECK_EVERY, # batches between two reads of the losses
@@ -65,28 +70,34 @@ def _check(self:DivergenceGuard, learn):
 
 @patch
 def after_epoch(self:DivergenceGuard, learn):
+    "Warn once, from epoch 2, when training accuracy is at chance and the loss has not fallen."
     r, C = learn.history[-1], getattr(learn, 'num_classes', None)
     if self.warned or r['epoch'] < 2 or 'train_acc' not in r or C is None: return
     if r['train_acc'] >= _CHANCE_FACTOR / C or r['train_loss'] < _NO_PROGRESS * self.first: return
     self.warned = True
-    warnings.warn(f"epoch {r['epoch']}: training accuracy {r['train_acc']:.3f} is at chance (1/{C}) and the loss "
-                  f"{r['train_loss']:.4g} is no lower than at the start ({self.first:.4g}): the network is not learning. "
-                  "Try a lower learning rate (too high a rate kills ReLUs) or another initialization.", NotLearningWarning)
+    warnings.warn(f"epoch {r['epoch']}: training accuracy {r['train_acc']:.3f} is at chance "
+                  f"(1/{C}) and the loss {r['train_loss']:.4g} is no lower than at the start "
+                  f"({self.first:.4g}): the network is not learning. Try a lower learning rate "
+                  "(too high a rate kills ReLUs) or another initialization.", NotLearningWarning)
 
 def _len(it): return len(it) if hasattr(it, '__len__') else None
 
 # %% ../nbs/05_training.ipynb #t111
 def _progress_bar(it, frontend:str):
-    "fastprogress's bar over `it`: HTML in Jupyter, text in a terminal; removed when the epoch ends."
+    "fastprogress's bar over `it`: HTML in Jupyter, text in a terminal; gone when the epoch ends."
     from fastprogress.fastprogress import NBProgressBar, ConsoleProgressBar
     cls = NBProgressBar if frontend == 'jupyter' else ConsoleProgressBar
     return cls(it, total=len(it) if hasattr(it, '__len__') else 'noinfer', leave=False)
 
 class ProgressBar(Callback):
-    "A progress bar over each epoch's batches (`frontend`: 'jupyter' for HTML, else text); marked when a run stops early."
+    """A progress bar over each epoch's batches; marked when a run stops early.
+    `frontend`: 'jupyter' for HTML, else text."""
     order = -20
-    def __init__(self, frontend:str='terminal'): self.frontend, self.bar = frontend, None # where the bar is drawn
-    def before_train(self, learn): learn.batches = self.bar = _progress_bar(learn.train_iter, self.frontend)
+    def __init__(self,
+                 frontend:str='terminal', # where the bar is drawn
+                ): self.frontend, self.bar = frontend, None
+    def before_train(self, learn):
+        learn.batches = self.bar = _progress_bar(learn.train_iter, self.frontend)
     def after_train(self, learn): self.bar = None
     def after_fit(self, learn):
         # mark or clear the bar, whatever stopped the epoch
@@ -95,10 +106,12 @@ class ProgressBar(Callback):
 
 # %% ../nbs/05_training.ipynb #t112
 def _epoch_line(r:dict, num_epochs:int)->str:
-    "`epoch 3/10`, then every recorded loss and metric (`train loss 0.4821  train acc 0.832 ...`), then the seconds."
+    """`epoch 3/10`, then every recorded loss and metric, then the seconds.
+    The values read `train loss 0.4821  train acc 0.832 ...`."""
     secs = r.get('seconds', 0.)
     took = f"{secs:.1f}s" if secs >= 0.1 else f"{1000*secs:.0f}ms"
-    vals = [f"{k.replace('_', ' ')} {v:.4f}" if k.endswith('loss') else f"{k.replace('_', ' ')} {v:.3f}"
+    vals = [f"{k.replace('_', ' ')} {v:.4f}" if k.endswith('loss')
+            else f"{k.replace('_', ' ')} {v:.3f}"
             for k, v in r.items() if k not in ('epoch', 'seconds')]
     return '  '.join([f"epoch {r['epoch']}/{num_epochs}", *vals, took])
 
@@ -113,11 +126,11 @@ def _check_figure_path(path:str|os.PathLike):
     from matplotlib.backend_bases import FigureCanvasBase
     kinds = FigureCanvasBase.get_supported_filetypes()
     if os.path.splitext(path)[1].lstrip('.').lower() not in kinds:
-        raise ValueError(f"save_path={str(path)!r}: the curves are a figure; use a name ending in .png "
-                         f"(or {', '.join('.' + k for k in sorted(kinds) if k != 'png')}).")
+        raise ValueError(f"save_path={str(path)!r}: the curves are a figure; use a name ending in "
+                         f".png (or {', '.join('.' + k for k in sorted(kinds) if k != 'png')}).")
 
 class Curves(Callback):
-    "The recorded curves, a point per epoch: live in Jupyter, kept in `history.figure`, saved to `save_path`."
+    "The recorded curves, a point per epoch: live in Jupyter, in `history.figure`, in `save_path`."
     # before `EpochLine`: in Jupyter the figure stands above the first epoch's line, not below it
     order = -5
     def __init__(self,
@@ -143,17 +156,21 @@ class Curves(Callback):
 # %% ../nbs/05_training.ipynb #t114
 class LRSchedule(Callback):
     "Step a learning-rate scheduler after every optimizer step (as one-cycle schedules need)."
-    def __init__(self, scheduler): self.scheduler = scheduler # e.g. `torch.optim.lr_scheduler.OneCycleLR`
+    def __init__(self,
+                 scheduler, # e.g. `torch.optim.lr_scheduler.OneCycleLR`
+                ): self.scheduler = scheduler
     def after_step(self, learn): self.scheduler.step()
 
 class OnEpochEnd(Callback):
-    "Call `fn(epoch, history, net)` after every epoch (after the epoch line), e.g. to save a checkpoint."
+    "Call `fn(epoch, history, net)` after every epoch (after its line), e.g. to save a checkpoint."
     order = 10
     def __init__(self, fn:Callable): self.fn = fn # `fn(epoch, history, net)`
     def after_epoch(self, learn): self.fn(learn.epoch, learn.history, learn.net)
 
 # %% ../nbs/05_training.ipynb #t121
-def default_cbs(draw:bool=True, # live curves in Jupyter and a progress bar; `False`: one line per epoch, nothing else
+def default_cbs(
+                # live curves in Jupyter and a progress bar; `False`: only a line per epoch
+                draw:bool=True,
                 verbose:bool=True, # print one line per epoch
                 # progress bar over batches; `None`: with `draw`, in Jupyter or a terminal
                 progress:bool|None=None,
@@ -162,10 +179,11 @@ def default_cbs(draw:bool=True, # live curves in Jupyter and a progress bar; `Fa
                 # called as `on_epoch_end(epoch, history, net)` after every epoch
                 on_epoch_end:Callable|None=None,
                )->list[Callback]:
-    "The callbacks `train_ch3` runs with: always the divergence guard, the rest as its arguments ask."
+    "The callbacks of `train_ch3`: always the divergence guard, the rest as its arguments ask."
     frontend, tty = _frontend(), getattr(sys.stdout, 'isatty', lambda: False)()
     if progress is None: progress = draw and verbose and (frontend == 'jupyter' or tty)
-    cbs = [DivergenceGuard()] + ([ProgressBar(frontend)] if progress else []) + ([EpochLine()] if verbose else [])
+    cbs = ([DivergenceGuard()] + ([ProgressBar(frontend)] if progress else [])
+           + ([EpochLine()] if verbose else []))
     if draw or save_path: cbs.append(Curves(draw and frontend == 'jupyter', save_path,
                                             draw and frontend == 'ipython'))
     if scheduler is not None: cbs.append(LRSchedule(scheduler))
@@ -183,12 +201,13 @@ def train_epoch(net, # an `nn.Module`, or any function from `X` to scores
                 # `'auto'`, `'bf16'`, `torch.bfloat16` (see `train_ch3`); `None`: float32
                 amp:str|torch.dtype|None=None,
                )->tuple[float, float]: # `(train loss, train accuracy)`, means over the epoch
-    "Train `net` for one epoch, as d2l's `train_epoch_ch3`: the loop's batches, with the divergence guard."
+    "Train `net` one epoch (d2l's `train_epoch_ch3`): the loop's batches and the divergence guard."
     h = Learner(net, train_iter, None, loss, updater, device, [DivergenceGuard()], amp=amp).fit(1)
     if h.interrupted: raise KeyboardInterrupt
     return h[-1]['train_loss'], h[-1]['train_acc']
 
 # %% ../nbs/05_training.ipynb #c056
+@params_in_doc
 def train_ch3(net, # an `nn.Module`, or any function from `X` to scores (the from-scratch MLP)
               # training batches `(X, y)`, re-iterable (a list, a DataLoader, ...)
               train_iter:Iterable,
@@ -209,7 +228,8 @@ def train_ch3(net, # an `nn.Module`, or any function from `X` to scores (the fro
               scheduler=None, # a learning-rate scheduler, stepped after every batch
               # called as `on_epoch_end(epoch, history, net)` after every epoch
               on_epoch_end:Callable|None=None,
-              amp:str|torch.dtype|None=None, # `'auto'`: bfloat16 autocast where measured faster; `'bf16'`; `torch.bfloat16`: forced; `None`: float32
+              # `'auto'`: bfloat16 autocast if measured faster; `'bf16'`: always; `None`: float32
+              amp:str|torch.dtype|None=None,
               cbs:Iterable[Callback]=(), # more callbacks, e.g. `CheckpointCB`
              )->History: # one record per epoch; `.interrupted` is `True` after Ctrl-C
     "Train `net` on `train_iter` for `num_epochs`, testing after every epoch, as d2l's `train_ch3`."
@@ -248,7 +268,8 @@ def predict(net, # an `nn.Module`, or any function from `X` to scores
             device:str|torch.device|None=None, # `None`: where `net`'s parameters are
             scale:float=1.5, # inches per image
            )->Tensor: # the predicted classes of the `n` images
-    "Show `n` test images titled with their true and predicted labels (d2l's `predict_ch3`); return the predictions."
+    """Show `n` test images titled with their true and predicted labels; return the predictions.
+    As d2l's `predict_ch3`."""
     # Fashion-MNIST's names, only when no labels are given
     from mlp_nbdev.data import get_fashion_mnist_labels
     batch = next(iter(test_iter), None)
@@ -256,7 +277,8 @@ def predict(net, # an `nn.Module`, or any function from `X` to scores
     X, y = batch
     X, y = X[:n], y[:n]
     preds = torch.cat([y_hat.argmax(dim=1).cpu() for *_, y_hat in inference(net, [(X, y)], device)])
-    names = get_fashion_mnist_labels if labels is None else (lambda idx: [labels[i] for i in idx.tolist()])
+    names = (get_fashion_mnist_labels if labels is None
+             else (lambda idx: [labels[i] for i in idx.tolist()]))
     titles = [f"{t}\n{p}" for t, p in zip(names(y.cpu()), names(preds))]
     show_images(_as_images(X), 1, len(X), titles=titles, scale=scale)
     return preds
