@@ -34,10 +34,13 @@ def _cpu(obj):
     return obj
 
 def _feed(h, obj):
-    "Feed `obj` (tensors, numbers, strings, `None`, and dicts, lists, tuples of them) into the hash `h`, unambiguously."
+    """Feed `obj` into the hash `h`, unambiguously.
+
+    `obj`: tensors, numbers, strings, `None`, and dicts, lists, tuples of them."""
     if isinstance(obj, Tensor):
         t = obj.detach().cpu().contiguous()
-        h.update(f"T{t.dtype}{tuple(t.shape)}:".encode()); h.update(t.reshape(-1).view(torch.uint8).numpy())
+        h.update(f"T{t.dtype}{tuple(t.shape)}:".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())
     elif isinstance(obj, dict):
         h.update(f"D{len(obj)}:".encode())
         for k, v in obj.items(): _feed(h, k); _feed(h, v)
@@ -52,11 +55,13 @@ def _sha256(ckpt:dict)->str:
     return h.hexdigest()
 
 # %% ../nbs/11_checkpoint.ipynb #d004
-def _rng_states(train_iter=None, # training batches; their own generator, `train_iter.gen`, is saved when they have one
-               )->dict: # `torch`, and `cuda` and `data` when there are such generators: `uint8` tensors
+def _rng_states(train_iter=None, # training batches; their own generator (`.gen`), if any, is saved
+               # `torch`, and `cuda` and `data` when there are such generators: `uint8` tensors
+               )->dict:
     "The states of the random generators that decide what a run does next: data order, dropout."
     rng = dict(torch=torch.get_rng_state())
-    if torch.cuda.is_available() and torch.cuda.is_initialized(): rng['cuda'] = torch.cuda.get_rng_state_all()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        rng['cuda'] = torch.cuda.get_rng_state_all()
     gen = getattr(train_iter, 'gen', None)
     if isinstance(gen, torch.Generator): rng['data'] = gen.get_state()
     return rng
@@ -68,11 +73,12 @@ def save_checkpoint(path:str|os.PathLike, # where to write, e.g. `runs/x/model.p
                     epoch:int, # complete epochs so far
                     *,
                     opt:torch.optim.Optimizer|None=None, # the optimizer, to continue the run
-                    scheduler=None, # the learning-rate scheduler (anything with `state_dict()`), to continue the run
+                    # the learning-rate scheduler, anything with `state_dict()`, to continue the run
+                    scheduler=None,
                     train_iter=None, # the training batches, whose own generator (`.gen`) is saved
                     history:History|list[dict]|None=None, # the records of the epochs so far
                    )->Path:
-    "Save `net`'s weights, its config, the random states and what is given, with their SHA-256, atomically."
+    "Save `net`'s weights, config, random states and what is given, with their SHA-256, atomically."
     ckpt = dict(state_dict=net.state_dict(), config=config, epoch=epoch,
                 rng=_rng_states(train_iter))
     if opt is not None: ckpt['optimizer'] = opt.state_dict()
@@ -89,43 +95,56 @@ def load_checkpoint(path:str|os.PathLike, # a file written by `save_checkpoint`
                     # refuse a file whose contents no longer match the SHA-256 saved in it
                     verify:bool=True,
                    )->tuple[nn.Module, dict]: # the model (in eval mode) and the whole checkpoint
-    "Load a checkpoint safely (`weights_only=True`), with clear errors for a missing, damaged, changed or mismatched file."
+    """Load a checkpoint safely (`weights_only=True`).
+
+    A missing, damaged, changed or mismatched file gets a clear error."""
     path = Path(path)
-    if not path.is_file(): raise CheckpointError(f"no checkpoint at {path}: pass the model.pt of a run (runs/<time>/model.pt).")
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}: "
+                              "pass the model.pt of a run (runs/<time>/model.pt).")
     try: ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(e).__name__}): it is truncated, changed "
-                              "since it was written, or not a model.pt; train again or pass another file.") from None
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(e).__name__}): "
+                              "it is truncated, changed since it was written, or not a model.pt; "
+                              "train again or pass another file.") from None
     if not (isinstance(ckpt, dict) and {'state_dict', 'config'} <= set(ckpt)):
-        raise CheckpointError(f"{path} is a torch file but not an mlp-nbdev checkpoint (no state_dict/config).")
+        raise CheckpointError(f"{path} is a torch file but not an mlp-nbdev checkpoint "
+                              "(no state_dict/config).")
     if verify and 'sha256' not in ckpt:
-        raise CheckpointError(f"{path} holds no SHA-256 digest (an mlp-nbdev older than this one wrote it), so whether "
-                              "it changed cannot be checked: train again, or load it unchecked with "
-                              "`load_checkpoint(path, verify=False)`.")
+        raise CheckpointError(f"{path} holds no SHA-256 digest (an mlp-nbdev older than this one "
+                              "wrote it), so whether it changed cannot be checked: train again, "
+                              "or load it unchecked with `load_checkpoint(path, verify=False)`.")
     if verify and ckpt['sha256'] != _sha256(ckpt):
-        raise CheckpointError(f"{path} changed since it was written: its contents no longer match the SHA-256 saved "
-                              "in it. Do not use it: train again, or pass another checkpoint.")
+        raise CheckpointError(f"{path} changed since it was written: its contents no longer match "
+                              "the SHA-256 saved in it. Do not use it: train again, "
+                              "or pass another checkpoint.")
     cfg = ckpt['config']
     if net is None:
         net = make_net(cfg['model'], cfg['num_hiddens'], normalize=cfg.get('normalize', False),
                        dropout=cfg.get('dropout', 0.))
     want, have = net.state_dict(), ckpt['state_dict']
-    for k in [*want, *(k for k in have if k not in want)]:  # in layer order
-        a, b = tuple(have[k].shape) if k in have else None, tuple(want[k].shape) if k in want else None
+    # in layer order
+    for k in [*want, *(k for k in have if k not in want)]:
+        a = tuple(have[k].shape) if k in have else None
+        b = tuple(want[k].shape) if k in want else None
         if a != b:
-            raise CheckpointError(f"{path} holds another architecture ({cfg.get('model')}, {cfg.get('num_hiddens')} hidden): "
+            raise CheckpointError(f"{path} holds another architecture ({cfg.get('model')}, "
+                                  f"{cfg.get('num_hiddens')} hidden): "
                                   f"{k} has shape {a} in the checkpoint but {b} in this model.")
     net.load_state_dict(have)
     return net.eval(), ckpt
 
 # %% ../nbs/11_checkpoint.ipynb #n006
 def _scheduler(learn):
-    "The learner's learning-rate scheduler: `learn.scheduler`, else the first callback's `.scheduler`; `None` if none."
+    """The learner's learning-rate scheduler, `None` if none.
+
+    `learn.scheduler`, else the first callback's `.scheduler`."""
     s = getattr(learn, 'scheduler', None)
-    return s if s is not None else next((cb.scheduler for cb in getattr(learn, 'cbs', ()) if getattr(cb, 'scheduler', None) is not None), None)
+    return s if s is not None else next((cb.scheduler for cb in getattr(learn, 'cbs', ())
+                                         if getattr(cb, 'scheduler', None) is not None), None)
 
 class CheckpointCB(Callback):
-    "After every epoch, save what continues the run (see `save_checkpoint`) from `learn` to `path`, atomically."
+    "After every epoch, save what continues the run (see `save_checkpoint`) to `path`, atomically."
     order = 50 # after the epoch's record and line
     def __init__(self,
                  path:str|os.PathLike, # the checkpoint file, rewritten every epoch
@@ -140,14 +159,16 @@ class CheckpointCB(Callback):
         self.saved = epoch
     def after_epoch(self, learn): self._save(learn, learn.epoch)
     def after_fit(self, learn):
-        if learn.history.interrupted and len(learn.history) > self.saved: self._save(learn, len(learn.history))
+        if learn.history.interrupted and len(learn.history) > self.saved:
+            self._save(learn, len(learn.history))
 
 # %% ../nbs/11_checkpoint.ipynb #r002
 def _load_state(obj, state, what:str):
     "`obj.load_state_dict(state)`, a mismatch as `CheckpointError`."
     try: obj.load_state_dict(state)
     except (ValueError, KeyError, RuntimeError) as e:
-        raise CheckpointError(f"the checkpoint's {what} state does not fit this {what} ({type(e).__name__}: {e}); "
+        raise CheckpointError(f"the checkpoint's {what} state does not fit this {what} "
+                              f"({type(e).__name__}: {e}); "
                               f"build the {what} as the run did (same recipe and model).") from None
 
 def restore_training_state(ckpt:dict, # a checkpoint, as `load_checkpoint` returns it
@@ -160,29 +181,36 @@ def restore_training_state(ckpt:dict, # a checkpoint, as `load_checkpoint` retur
     missing = [k for k, x in dict(optimizer=opt, scheduler=scheduler, history=1,
                                   rng=1).items() if x is not None and k not in ckpt]
     if missing:
-        raise CheckpointError(f"the checkpoint (epoch {ckpt.get('epoch')}) holds no {' or '.join(missing)}: it was saved "
-                              "without what continuing a run needs (CheckpointCB saves it all); start a new run.")
+        raise CheckpointError(f"the checkpoint (epoch {ckpt.get('epoch')}) holds no "
+                              f"{' or '.join(missing)}: it was saved without what continuing a run "
+                              "needs (CheckpointCB saves it all); start a new run.")
     rng, gen = ckpt['rng'], getattr(train_iter, 'gen', None)
     if train_iter is not None and ('data' in rng) != isinstance(gen, torch.Generator):
-        had = 'had their own generator (a seed)' if 'data' in rng else "drew from torch's generator (no seed)"
-        raise CheckpointError(f"the run's training batches {had} and these do not: build them as the run did.")
+        had = ('had their own generator (a seed)' if 'data' in rng
+               else "drew from torch's generator (no seed)")
+        raise CheckpointError(f"the run's training batches {had} and these do not: "
+                              "build them as the run did.")
     if opt is not None: _load_state(opt, ckpt['optimizer'], 'optimizer')
     if scheduler is not None: _load_state(scheduler, ckpt['scheduler'], 'scheduler')
     torch.set_rng_state(rng['torch'])
     if 'cuda' in rng and torch.cuda.is_available():
-        for i, s in enumerate(rng['cuda'][:torch.cuda.device_count()]): torch.cuda.set_rng_state(s, i)
+        for i, s in enumerate(rng['cuda'][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(s, i)
     if 'data' in rng and isinstance(gen, torch.Generator): gen.set_state(rng['data'])
     return History(ckpt['history'])
 
 # %% ../nbs/11_checkpoint.ipynb #r007
 class ResumeCB(Callback):
-    "Continue the run `ckpt` holds: its weights, optimizer, scheduler, random states and records, put back at `before_fit`."
+    """Continue the run `ckpt` holds.
+
+    Its weights, optimizer, scheduler, random states and records are put back at `before_fit`."""
     order = 1000 # last at `before_fit`: nothing draws random numbers between it and the first batch
     def __init__(self, ckpt:dict): self.ckpt = ckpt # a checkpoint, as `load_checkpoint` returns it
     def before_fit(self, learn):
         done = len(self.ckpt.get('history') or ())
         if done >= learn.num_epochs:
-            raise CheckpointError(f"the run already has {done} epoch(s): ask for more than {done} to continue it.")
+            raise CheckpointError(f"the run already has {done} epoch(s): "
+                                  f"ask for more than {done} to continue it.")
         _load_state(learn.net, self.ckpt['state_dict'], 'model')
         opt = learn.opt if isinstance(learn.opt, torch.optim.Optimizer) else None
         learn.history = restore_training_state(self.ckpt, opt, _scheduler(learn), learn.train_iter)
@@ -199,7 +227,9 @@ def _write_json(path:Path, obj)->Path:
 
 # %% ../nbs/11_checkpoint.ipynb #m003
 class MetricsLogger(Callback):
-    "After every epoch, append its record to `out/metrics.csv` (flushed) and rewrite `out/metrics.json` atomically."
+    """After every epoch, log its record in `out`.
+
+    It is appended to `out/metrics.csv` (flushed); `out/metrics.json` is rewritten atomically."""
     order = 60 # after the record is complete and the checkpoint saved
     def __init__(self,
                  out:str|os.PathLike, # the run's folder
@@ -215,28 +245,33 @@ class MetricsLogger(Callback):
         columns = list(dict.fromkeys(k for r in records for k in r))
         # one more row of the same columns: append it
         if columns == self.columns and self.rows == len(records) - 1:
-            with writing(path), open(path, 'a', newline='') as f: csv.DictWriter(f, columns).writerow(records[-1])
+            with writing(path), open(path, 'a', newline='') as f:
+                csv.DictWriter(f, columns).writerow(records[-1])
         else:
             def write(t):
                 with open(t, 'w', newline='') as f:
-                    w = csv.DictWriter(f, columns, restval=''); w.writeheader(); w.writerows(records)
+                    w = csv.DictWriter(f, columns, restval='')
+                    w.writeheader(); w.writerows(records)
             atomic_write(path, write)
         self.columns, self.rows = columns, len(records)
 
 # %% ../nbs/11_checkpoint.ipynb #t002
 def _tag(key:str)->str:
-    "The TensorBoard tag of a record's column: `train_loss` -> `loss/train`, `seconds` -> `time/seconds`."
+    "The TensorBoard tag of a column: `train_loss` -> `loss/train`, `seconds` -> `time/seconds`."
     phase, _, name = key.partition('_')
-    return f'{name}/{phase}' if name and phase in ('train', 'test') else f'time/{key}' if key == 'seconds' else key
+    return (f'{name}/{phase}' if name and phase in ('train', 'test')
+            else f'time/{key}' if key == 'seconds' else key)
 
 class TensorBoardCB(Callback):
-    "After every epoch, its record as TensorBoard scalars (step: the epoch) in event files under `log_dir`."
+    "Each epoch's record as TensorBoard scalars (step: the epoch) in event files under `log_dir`."
     order = 65 # after `MetricsLogger`
-    def __init__(self, log_dir:str|os.PathLike): self.log_dir, self.writer = Path(log_dir), None # e.g. `runs/x/tensorboard`
+    def __init__(self, log_dir:str|os.PathLike): # e.g. `runs/x/tensorboard`
+        self.log_dir, self.writer = Path(log_dir), None
     def before_fit(self, learn):  # fail before any training when the package is missing
         try: from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            raise ImportError("TensorBoard logging needs the tensorboard package: pip install 'mlp_nbdev[tensorboard]' "
+            raise ImportError("TensorBoard logging needs the tensorboard package: "
+                              "pip install 'mlp_nbdev[tensorboard]' "
                               "(or pip install tensorboard).") from None
         # drops events from `first` on
         self.make = lambda first: SummaryWriter(str(self.log_dir), purge_step=first)
@@ -245,7 +280,8 @@ class TensorBoardCB(Callback):
         # a continued run's first new epoch
         if self.writer is None: self.writer = self.make(r['epoch'])
         for k, v in r.items():
-            if k != 'epoch' and isinstance(v, (int, float)): self.writer.add_scalar(_tag(k), v, r['epoch'])
+            if k != 'epoch' and isinstance(v, (int, float)):
+                self.writer.add_scalar(_tag(k), v, r['epoch'])
         self.writer.flush()
     def after_fit(self, learn):
         if self.writer is not None: self.writer.close(); self.writer = None
@@ -263,7 +299,9 @@ def save_figure(path:str|os.PathLike, # the PNG to write
 
 # %% ../nbs/11_checkpoint.ipynb #n016
 def _versions()->dict:
-    "Versions of what the run used: torch's own string, the others from package metadata (importing torchvision costs seconds)."
+    """Versions of what the run used: torch's own string, the others from package metadata.
+
+    Metadata, not imports: importing torchvision costs seconds."""
     return dict(python=platform.python_version(), torch=torch.__version__,
                 **{p: version(p) for p in ('torchvision', 'matplotlib', 'mlp_nbdev')},
                 platform=platform.platform())

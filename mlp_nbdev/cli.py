@@ -36,17 +36,24 @@ def _pick_device(device:str|None)->torch.device:
     "The device to train on: `device` if given (checked), else a GPU if there is one, else the CPU."
     if device is None: return try_gpu()
     kind = device.split(':')[0]
-    if kind == 'cuda' and not torch.cuda.is_available() or kind == 'mps' and try_gpu().type != 'mps':
-        raise UsageError(f"--device {device}: PyTorch sees no {kind.upper()} GPU on this machine; leave --device out "
-                         "(a GPU when there is one, else the CPU) or pass --device cpu.")
+    if (kind == 'cuda' and not torch.cuda.is_available()
+            or kind == 'mps' and try_gpu().type != 'mps'):
+        raise UsageError(f"--device {device}: PyTorch sees no {kind.upper()} GPU on this machine; "
+                         "leave --device out (a GPU when there is one, else the CPU) "
+                         "or pass --device cpu.")
     try: return resolve_device(device)
-    except ValueError as e: raise UsageError(f"--device {device}: {str(e).split(': use')[0]}; pass cuda, mps or cpu.") from None
+    except ValueError as e:
+        raise UsageError(f"--device {device}: {str(e).split(': use')[0]}; "
+                         "pass cuda, mps or cpu.") from None
 
 def _recipe(recipe:str, **overrides)->dict:
-    "The recipe `--recipe` names: one of `RECIPES`, or a JSON file of recipe keys (as `mlp-nbdev tune` writes)."
+    """The recipe `--recipe` names.
+
+    One of `RECIPES`, or a JSON file of recipe keys (as `mlp-nbdev tune` writes)."""
     if recipe in RECIPES: return get_recipe(recipe, **overrides)
     if not (recipe.endswith('.json') or Path(recipe).is_file()):
-        raise UsageError(f"--recipe {recipe}: not one of {', '.join(sorted(RECIPES))}, nor a recipe file (.json).")
+        raise UsageError(f"--recipe {recipe}: not one of {', '.join(sorted(RECIPES))}, "
+                         "nor a recipe file (.json).")
     try: return get_recipe(read_recipe(recipe), **overrides)
     except ValueError as e: raise UsageError(f"--recipe {e}") from None
 
@@ -59,10 +66,11 @@ _TRAIN_SIZE = 60_000  # Fashion-MNIST's training images
 _OPT_STATE = dict(sgd=1, nesterov=1, adamw=2)
 
 def _available_memory(dev:torch.device)->int|None:
-    "Bytes free for tensors on `dev`: CUDA's own count, else the system's `MemAvailable`; `None` when unknown."
+    "Bytes free for tensors on `dev`: CUDA's count, else the system's `MemAvailable`; else `None`."
     if dev.type == 'cuda': return torch.cuda.mem_get_info(dev)[0]
     try:
-        with open('/proc/meminfo') as f: return next(int(l.split()[1]) * 1024 for l in f if l.startswith('MemAvailable:'))
+        with open('/proc/meminfo') as f:
+            return next(int(l.split()[1]) * 1024 for l in f if l.startswith('MemAvailable:'))
     except (OSError, StopIteration, ValueError): return None
 
 # %% ../nbs/12_cli.ipynb #n004b
@@ -70,24 +78,32 @@ def _check_limits(r:dict, # the recipe, with the user's lr and batch size
                   hidden:int, # hidden units
                   dev:torch.device, # where it trains
                  ):
-    "Refuse a batch larger than the training set, or a network whose training state does not fit in memory."
+    "Refuse a batch larger than the training set, or a net whose training does not fit in memory."
     bs = r['batch_size']
     if bs > _TRAIN_SIZE:
-        raise UsageError(f"--batch-size {bs} is larger than the training set ({_TRAIN_SIZE} images): pass at most {_TRAIN_SIZE}.")
+        raise UsageError(f"--batch-size {bs} is larger than the training set "
+                         f"({_TRAIN_SIZE} images): pass at most {_TRAIN_SIZE}.")
     params = (784 + 1) * hidden + (hidden + 1) * 10
     tensors = 2 + _OPT_STATE[r['optimizer']]  # the weights, their gradients, the optimizer's state
     # float32; a batch's inputs and activations, a few times
     need = 4 * (params * tensors + 4 * bs * (784 + hidden + 10))
     free = _available_memory(dev)
     if free is not None and need > free:
-        raise UsageError(f"--hidden {hidden} with --batch-size {bs} needs about {need / 2**30:,.1f} GiB on {dev} (the weights, "
-                         f"their gradients, the optimizer's state, a batch's activations), more than the {free / 2**30:,.1f} "
-                         "GiB available: pass a smaller --hidden or --batch-size.")
+        raise UsageError(f"--hidden {hidden} with --batch-size {bs} needs about "
+                         f"{need / 2**30:,.1f} GiB on {dev} (the weights, their gradients, "
+                         "the optimizer's state, a batch's activations), "
+                         f"more than the {free / 2**30:,.1f} GiB available: "
+                         "pass a smaller --hidden or --batch-size.")
 
 # %% ../nbs/12_cli.ipynb #n005
 def train(model:str='concise', # 'concise' (nn.Sequential) or 'scratch' (hand-written parameters)
-          recipe:str='seed', # a recipe file (.json, as `mlp-nbdev tune` writes), or 'seed': the notes' recipe (SGD lr 0.1, batch 256); 'best': normalized inputs, Kaiming init, Nesterov SGD (lr 0.1, one-cycle schedule, weight decay 5e-4), label smoothing 0.1, batch 128
-          epochs:int|None=None, # passes over the training data (default: 10; with --resume, the run's own; more continues it further)
+          # a recipe file (.json, as `mlp-nbdev tune` writes), or 'seed': the notes' recipe
+          # (SGD lr 0.1, batch 256); 'best': normalized inputs, Kaiming init, Nesterov SGD
+          # (lr 0.1, one-cycle schedule, weight decay 5e-4), label smoothing 0.1, batch 128
+          recipe:str='seed',
+          # passes over the training data (default: 10; with --resume, the run's own; more
+          # continues it further)
+          epochs:int|None=None,
           lr:float|None=None, # learning rate (default: the recipe's, 0.1 for both)
           # samples per batch (default: the recipe's, 256 for seed, 128 for best)
           batch_size:int|None=None,
@@ -95,21 +111,30 @@ def train(model:str='concise', # 'concise' (nn.Sequential) or 'scratch' (hand-wr
           seed:int=0, # random seed for the initial weights and the shuffle
           # 'cpu', 'cuda', 'mps' (default: a GPU if there is one, else the CPU)
           device:str|None=None,
-          amp:str|None=None, # 'auto': bfloat16 autocast where a short probe finds it faster than float32 on this machine; 'bf16': bfloat16 autocast, or float32 with a warning where it is 1.2x slower or more (default: float32)
+          # 'auto': bfloat16 autocast where a short probe finds it faster than float32 on this
+          # machine; 'bf16': bfloat16 autocast, or float32 with a warning where it is 1.2x slower
+          # or more (default: float32)
+          amp:str|None=None,
           # data root holding FashionMNIST/raw (default: $MLP_NBDEV_DATA, else ~/.cache/mlp_nbdev)
           data:Path|None=None,
           out:Path|None=None, # output folder, new or empty (default: runs/<timestamp>)
-          resume:Path|None=None, # a run folder to continue from its model.pt, with its own settings (only --epochs, --device, --data, --threads apply)
+          # a run folder to continue from its model.pt, with its own settings (only --epochs,
+          # --device, --data, --threads apply)
+          resume:Path|None=None,
           # CPU threads for torch (default: torch's choice, or $OMP_NUM_THREADS)
           threads:int|None=None,
           # also write TensorBoard event files into OUT/tensorboard (needs the tensorboard package)
           tensorboard:bool=False,
           echo=print, # where the progress lines go
          )->dict: # the metrics written to `metrics.json`
-    "Train an MLP on Fashion-MNIST; write metrics.json and metrics.csv (every epoch), model.pt (every epoch), curves.png and predictions.png."
+    """Train an MLP on Fashion-MNIST.
+
+    It writes metrics.json and metrics.csv (every epoch), model.pt (every epoch), curves.png and
+    predictions.png."""
     dev = _pick_device(device); _set_threads(threads)
     if tensorboard and importlib.util.find_spec('tensorboard') is None:
-        raise UsageError("--tensorboard needs the tensorboard package: pip install 'mlp_nbdev[tensorboard]' (or tensorboard).")
+        raise UsageError("--tensorboard needs the tensorboard package: "
+                         "pip install 'mlp_nbdev[tensorboard]' (or tensorboard).")
     if resume is not None: return _resume(Path(resume), epochs, dev, data, echo)
     out = Path(out) if out is not None else Path('runs')/datetime.now().strftime('%Y%m%d-%H%M%S')
     r = _recipe(recipe,
@@ -123,14 +148,16 @@ def train(model:str='concise', # 'concise' (nn.Sequential) or 'scratch' (hand-wr
 
 # %% ../nbs/12_cli.ipynb #n005b
 def _amp_choice(amp:str|None, dev:torch.device)->tuple[torch.dtype|None, dict]:
-    "The autocast dtype for `--amp`, and what to record of the choice: the dtype used and the measured ratio."
+    "The autocast dtype for `--amp`, and what to record: the dtype used and the measured ratio."
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter('always', AmpWarning)
-        dtype = _amp_dtype(amp, dev)  # decided once, by measurement (see the inference chapter)
+        # decided once, by measurement (see the inference chapter)
+        dtype = _amp_dtype(amp, dev)
     ratio = _BF16_SLOWDOWN.get(dev.type)
     if any(issubclass(x.category, AmpWarning) for x in w):
-        warnings.warn(f"--amp {amp}: bfloat16 autocast is {ratio:.1f}x slower than float32 on this machine, so this run "
-                      "uses float32 (no option forces bfloat16 here; --amp auto uses it only where it is faster).", AmpWarning)
+        warnings.warn(f"--amp {amp}: bfloat16 autocast is {ratio:.1f}x slower than float32 "
+                      "on this machine, so this run uses float32 (no option forces bfloat16 here; "
+                      "--amp auto uses it only where it is faster).", AmpWarning)
     return dtype, dict(amp_dtype='bfloat16' if dtype else 'float32',
                        bf16_over_float32=ratio if amp else None)
 
@@ -142,8 +169,10 @@ def _train(out:Path, config:dict, r:dict, dev, data, echo, resumed:dict|None=Non
                                          seed=config['seed'])
     model, hidden, epochs = config['model'], config['num_hiddens'], config['epochs']
     done = f"; continuing after epoch {resumed['epoch']}" if resumed else ''
-    echo(f"training {model} MLP 784-{hidden}-10, recipe {config['recipe']} (lr {r['lr']}, batch {r['batch_size']}), "
-         f"{epochs} epoch{'s' * (epochs != 1)} on {dev}{' in bfloat16 autocast' if dtype else ''}{done}; outputs in {out}")
+    echo(f"training {model} MLP 784-{hidden}-10, recipe {config['recipe']} "
+         f"(lr {r['lr']}, batch {r['batch_size']}), "
+         f"{epochs} epoch{'s' * (epochs != 1)} on {dev}{' in bfloat16 autocast' if dtype else ''}"
+         f"{done}; outputs in {out}")
     cb, t0 = CheckpointCB(out/'model.pt', config), time.perf_counter()
     cbs = [cb, MetricsLogger(out, config)] + ([ResumeCB(resumed)] if resumed else [])
     if config.get('tensorboard'): cbs.append(TensorBoardCB(out/'tensorboard'))
@@ -155,17 +184,20 @@ def _train(out:Path, config:dict, r:dict, dev, data, echo, resumed:dict|None=Non
     if len(history) <= (resumed['epoch'] if resumed else 0): raise KeyboardInterrupt
     m = write_run(out, net, history, config, data_iters[1], time.perf_counter() - t0, dev)
     if history.interrupted:
-        echo(f"interrupted: {cb.path} holds epoch {cb.saved} of {epochs}; `mlp-nbdev evaluate {cb.path}` tests it and "
+        echo(f"interrupted: {cb.path} holds epoch {cb.saved} of {epochs}; "
+             f"`mlp-nbdev evaluate {cb.path}` tests it and "
              f"`mlp-nbdev train --resume {out}` continues it")
     f = m['final']
-    echo(f"done: {f['epochs']} epoch{'s' * (f['epochs'] != 1)} in {m['seconds']:.1f} s on {dev}: train loss {f['train_loss']:.4f}, "
+    echo(f"done: {f['epochs']} epoch{'s' * (f['epochs'] != 1)} in {m['seconds']:.1f} s on {dev}: "
+         f"train loss {f['train_loss']:.4f}, "
          f"train acc {f['train_acc']:.4f}, test acc {f['test_acc']:.4f}")
-    echo(f"outputs: {out.absolute()}/ (metrics.json, metrics.csv, model.pt, curves.png, predictions.png)")
+    echo(f"outputs: {out.absolute()}/ "
+         "(metrics.json, metrics.csv, model.pt, curves.png, predictions.png)")
     return m
 
 # %% ../nbs/12_cli.ipynb #n005c
 def _resume(out:Path, epochs:int|None, dev, data, echo)->dict:
-    "Continue the run in `out` to `epochs` (default: its own), with the settings its checkpoint holds."
+    "Continue the run in `out` to `epochs` (default: its own), with the settings in its checkpoint."
     with lock_run_dir(out):  # no other run writes this folder meanwhile
         _, ckpt = load_checkpoint(out/'model.pt')
         config = dict(ckpt['config'])
@@ -174,10 +206,12 @@ def _resume(out:Path, epochs:int|None, dev, data, echo)->dict:
         r = get_recipe({**old, **{k: config[k] for k in RECIPES['seed'] if k in config}})
         planned, epochs = config['epochs'], epochs or config['epochs']
         if r['schedule'] == 'onecycle' and epochs != planned:
-            raise UsageError(f"--epochs {epochs}: the run's one-cycle schedule was planned for {planned} epochs; "
-                             f"resume with --epochs {planned} (or leave --epochs out).")
+            raise UsageError(f"--epochs {epochs}: the run's one-cycle schedule was planned for "
+                             f"{planned} epochs; resume with --epochs {planned} "
+                             "(or leave --epochs out).")
         if epochs <= ckpt['epoch']:
-            raise UsageError(f"--epochs {epochs}: the run already has {ckpt['epoch']} epoch(s); ask for more to continue it.")
+            raise UsageError(f"--epochs {epochs}: the run already has {ckpt['epoch']} epoch(s); "
+                             "ask for more to continue it.")
         return _train(out, {**config, 'epochs': epochs}, r, dev, data, echo, resumed=ckpt)
 
 # %% ../nbs/12_cli.ipynb #n006
@@ -191,7 +225,8 @@ def evaluate(checkpoint:Path, # a model.pt written by `mlp-nbdev train`
     "Test accuracy of a saved model.pt, with a per-class table."
     dev = _pick_device(device); _set_threads(threads)
     if confusion is not None and Path(confusion).suffix.lower() != '.png':
-        raise UsageError(f"--confusion {confusion}: the figure is a PNG; pass a file name ending in .png.")
+        raise UsageError(f"--confusion {confusion}: the figure is a PNG; "
+                         "pass a file name ending in .png.")
     if confusion is not None and not Path(confusion).parent.is_dir():
         raise UsageError(f"--confusion {confusion}: its folder does not exist.")
     net, ckpt = load_checkpoint(checkpoint)
@@ -200,17 +235,21 @@ def evaluate(checkpoint:Path, # a model.pt written by `mlp-nbdev train`
                                            device=dev)
     cm = confusion_matrix(net.to(dev), test_iter)
     acc = float(cm.trace()) / float(cm.sum())
-    echo(f"{checkpoint}: {cfg['model']} MLP 784-{cfg['num_hiddens']}-10, recipe {cfg.get('recipe')}, epoch {ckpt.get('epoch')}")
+    echo(f"{checkpoint}: {cfg['model']} MLP 784-{cfg['num_hiddens']}-10, "
+         f"recipe {cfg.get('recipe')}, epoch {ckpt.get('epoch')}")
     echo(per_class_table(cm))
     echo(f"test accuracy {acc:.4f}")
-    if confusion is not None: echo(f"confusion matrix: {save_figure(confusion, plot_confusion(cm).figure).absolute()}")
+    if confusion is not None:
+        echo(f"confusion matrix: {save_figure(confusion, plot_confusion(cm).figure).absolute()}")
     return dict(test_acc=acc, per_class=(cm.diagonal() / cm.sum(1)).tolist(), confusion=cm.tolist())
 
 # %% ../nbs/12_cli.ipynb #n007
 def find_data(data:Path|None=None, # data root (the option's help is `train`'s)
               echo=print, # where the answer goes
              )->Path: # the folder holding the raw files
-    "Find Fashion-MNIST in the data root, or place it there (Debian package, else download); print where it is."
+    """Find Fashion-MNIST in the data root, or place it there, and print where it is.
+
+    A missing copy comes from the Debian package, else from a download."""
     d = raw_dir(get_fashion_mnist(data)); echo(f"Fashion-MNIST is in {d}")
     return d
 
@@ -231,11 +270,16 @@ def find_lr(model:str='concise', # the model (the option's help is `train`'s)
             threads:int|None=None, # CPU threads (the option's help is `train`'s)
             echo=print, # where the result goes
            )->dict: # `suggested`, `min_lr`, `steepest`, the curve `lrs`/`losses`, the `plot`'s path
-    "The learning-rate range test (lr_find) for a recipe's network and optimizer: a suggested learning rate and its curve."
+    """The learning-rate range test (lr_find) for a recipe's network and optimizer.
+
+    It gives a suggested learning rate and its curve."""
     dev = _pick_device(device); _set_threads(threads)
-    if not start_lr < end_lr: raise UsageError(f"--start-lr {start_lr:g} must be below --end-lr {end_lr:g}.")
-    plot = Path(plot) if plot is not None else Path('runs')/f"lr-find-{datetime.now().strftime('%Y%m%d-%H%M%S')}.png"
-    if plot.suffix.lower() != '.png': raise UsageError(f"--plot {plot}: the curve is a PNG; pass a file name ending in .png.")
+    if not start_lr < end_lr:
+        raise UsageError(f"--start-lr {start_lr:g} must be below --end-lr {end_lr:g}.")
+    plot = (Path(plot) if plot is not None
+            else Path('runs')/f"lr-find-{datetime.now().strftime('%Y%m%d-%H%M%S')}.png")
+    if plot.suffix.lower() != '.png':
+        raise UsageError(f"--plot {plot}: the curve is a PNG; pass a file name ending in .png.")
     r = _recipe(recipe, **({} if batch_size is None else dict(batch_size=batch_size)),
                 schedule=None)
     _check_limits(r, hidden, dev)
@@ -248,8 +292,10 @@ def find_lr(model:str='concise', # the model (the option's help is `train`'s)
                   num_iter=num_iter)
     plot.parent.mkdir(parents=True, exist_ok=True)
     save_figure(plot, res.plot().figure)
-    echo(f"lr-find, {model} MLP 784-{hidden}-10, recipe {recipe} (batch {r['batch_size']}), {len(res.lrs)} batches on {dev}:")
-    echo(f"suggested lr {res.suggested:.3g} (the smoothed loss is lowest at {res.min_lr:.3g}: a tenth of that); "
+    echo(f"lr-find, {model} MLP 784-{hidden}-10, recipe {recipe} (batch {r['batch_size']}), "
+         f"{len(res.lrs)} batches on {dev}:")
+    echo(f"suggested lr {res.suggested:.3g} "
+         f"(the smoothed loss is lowest at {res.min_lr:.3g}: a tenth of that); "
          f"steepest descent at {res.steepest:.3g}")
     echo(f"curve: {plot.absolute()}")
     return dict(suggested=res.suggested, min_lr=res.min_lr, steepest=res.steepest, lrs=res.lrs,
@@ -258,25 +304,33 @@ def find_lr(model:str='concise', # the model (the option's help is `train`'s)
 
 # %% ../nbs/12_cli.ipynb #c020
 def _number(cast, what:str, ok, bad:str):
-    "An argparse `type`: `cast(s)`, refused with the message `bad` (a format of `v` and `s`) unless `ok(v)`."
+    """An argparse `type`: `cast(s)`, refused unless `ok(v)`.
+
+    The refusal's message is `bad`, a format of `v` and `s`."""
     def parse(s:str):
         try: v = cast(s)
-        except ValueError: raise argparse.ArgumentTypeError(f"expected {what}, got {s!r}") from None
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {s!r}") from None
         if not ok(v): raise argparse.ArgumentTypeError(bad.format(v=v, s=s))
         return v
     return parse
 
 _SEED_MAX = 2**63 - 1  # torch's generators take a 64-bit seed
-_positive_int = _number(int, 'a positive integer', lambda v: v >= 1, "must be at least 1, got {v}")
+_positive_int = _number(int, 'a positive integer', lambda v: v >= 1,
+                        "must be at least 1, got {v}")
 _positive_float = _number(float, 'a positive number', lambda v: math.isfinite(v) and v > 0,
                           "must be a positive finite number, got {s}")
 _seed = _number(int, 'an integer', lambda v: 0 <= v <= _SEED_MAX,
                 f"must be between 0 and {_SEED_MAX} (2**63 - 1), got {{s}}")
 
 def _existing_dir(s:str)->Path:
-    if not s.strip(): raise argparse.ArgumentTypeError("is empty: pass a folder, or leave --data out to use the default")
+    if not s.strip():
+        raise argparse.ArgumentTypeError("is empty: pass a folder, "
+                                         "or leave --data out to use the default")
     p = Path(s).expanduser()
-    if not p.is_dir(): raise argparse.ArgumentTypeError(f"no such folder: {s} (create it, or leave --data out to use the default)")
+    if not p.is_dir():
+        raise argparse.ArgumentTypeError(f"no such folder: {s} "
+                                         "(create it, or leave --data out to use the default)")
     return p.absolute()
 
 # %% ../nbs/12_cli.ipynb #n009
@@ -293,7 +347,9 @@ COMMANDS = {'train': train, 'evaluate': evaluate, 'data': find_data, 'lr-find': 
 
 # %% ../nbs/12_cli.ipynb #n010
 def _add_options(parser:argparse.ArgumentParser, command, shared=train):
-    "One option per parameter of `command` (but `echo`): its help is its docment, or `shared`'s where it says so."
+    """One option per parameter of `command` (but `echo`).
+
+    Its help is its docment, or `shared`'s where it says so."""
     own, common = docments(command, full=True, returns=False), docments(shared, returns=False)
     for name, d in own.items():
         if name == 'echo': continue
@@ -311,26 +367,31 @@ def _add_options(parser:argparse.ArgumentParser, command, shared=train):
 # %% ../nbs/12_cli.ipynb #c021
 class _Parser(argparse.ArgumentParser):
     "An `ArgumentParser` whose usage errors are one line, pointing at `--help`."
-    def error(self, message): self.exit(2,
-                                        f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 # %% ../nbs/12_cli.ipynb #n011
 def make_parser()->argparse.ArgumentParser:
-    "The `mlp-nbdev` argument parser: one subcommand per entry of `COMMANDS`, its options from the function's docments."
+    """The `mlp-nbdev` argument parser: one subcommand per entry of `COMMANDS`.
+
+    Its options come from the function's docments."""
     p = _Parser(prog='mlp-nbdev', description='Train and evaluate MLPs on Fashion-MNIST.')
     p.add_argument('--version', action='version', version=f'mlp-nbdev {__version__}')
     sub = p.add_subparsers(dest='command', metavar='{' + ','.join(COMMANDS) + '}', required=True)
-    for name, f in COMMANDS.items(): _add_options(sub.add_parser(name, help=f.__doc__,
-        description=f.__doc__), f)
+    for name, f in COMMANDS.items():
+        _add_options(sub.add_parser(name, help=f.__doc__, description=f.__doc__), f)
     return p
 
 # %% ../nbs/12_cli.ipynb #n013
 class Terminated(KeyboardInterrupt):
-    "SIGTERM (`kill`, `docker stop`, systemd, Slurm), handled as Ctrl-C is: the epochs done are kept."
+    "SIGTERM (`kill`, `docker stop`, systemd, Slurm), handled as Ctrl-C: the epochs done are kept."
 
 def main(argv:list[str]|None=None, # arguments after the program name; `None`: `sys.argv[1:]`
-        )->int: # the exit status: 0 ok, 1 failed at run time, 2 usage error, 130 Ctrl-C, 141 closed pipe, 143 SIGTERM
-    "The `mlp-nbdev` command: parse, run, and turn every known failure into a one-line message and an exit status."
+        # exit code: 0 ok, 1 runtime error, 2 usage error, 130 Ctrl-C, 141 closed pipe, 143 SIGTERM
+        )->int:
+    """The `mlp-nbdev` command: parse and run.
+
+    Every known failure becomes a one-line message and an exit status."""
     try: args = vars(make_parser().parse_args(argv))
     except SystemExit as e: return int(e.code or 0)
     command, stopped = args.pop('command'), []
@@ -352,7 +413,8 @@ def main(argv:list[str]|None=None, # arguments after the program name; `None`: `
     except (DataError, CheckpointError, DivergenceError, OSError) as e: err(e); return 1
     except KeyboardInterrupt as e:
         what = 'terminated' if isinstance(e, Terminated) else 'interrupted'
-        err(f"{what} before the first epoch completed; no epoch was saved." if command == 'train' else f"{what}.")
+        err(f"{what} before the first epoch completed; no epoch was saved."
+            if command == 'train' else f"{what}.")
         return 143 if isinstance(e, Terminated) else 130
     finally: signal.signal(signal.SIGTERM, on_term)
     if isinstance(result, dict) and result.get('interrupted'): return 143 if stopped else 130
