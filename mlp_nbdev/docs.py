@@ -4,11 +4,11 @@
 
 # %% ../nbs/00a_docs.ipynb #d003
 from __future__ import annotations
-import inspect
+import inspect, textwrap
 from fastcore.docments import docments
 
 # %% auto #0
-__all__ = ['params_in_doc']
+__all__ = ['SIG_WIDTH', 'params_in_doc', 'signature_text', 'show_doc_renderer']
 
 # %% ../nbs/00a_docs.ipynb #d005
 def _anno(a)->str:
@@ -32,3 +32,32 @@ def params_in_doc(f): # a function or class whose parameters have docments
         parts.append(f"Returns\n-------\n{'' if a is sig.empty else _anno(a)}\n    {r.docment}")
     f.__doc__ = '\n\n'.join(parts)
     return f
+
+# %% ../nbs/00a_docs.ipynb #w002
+SIG_WIDTH = 100  # the longest line of a signature on the pages, as of the notebooks' code
+
+def signature_text(f, # a function or class with docments
+                   width:int=SIG_WIDTH, # the longest line
+                  )->str: # `def f(` ... `)->anno:`, a parameter a line, long comments above
+    "`f`'s signature as nbdev's pages show it, each comment after its parameter, or above it when too long."
+    from fastcore.docments import DocmentText  # the renderer's own parameter and return formatting
+    dt, lines = DocmentText(f, docstring=False), []
+    def add(line, doc):  # `line` with `doc` after it, or `doc` wrapped above it
+        doc = ' '.join(str(doc or '').split())
+        if doc and len(line) + 3 + len(doc) <= width: lines.append(f"{line} # {doc}"); return
+        if doc: lines.extend(textwrap.wrap(doc, width, initial_indent='    # ', subsequent_indent='    # '))
+        lines.append(line)
+    for fmt, doc in dt.params: add(f"    {fmt},", doc)
+    ret, ret_doc = dt._ret_str.partition(' # ')[::2]
+    add(ret, ret_doc)
+    return f"def {getattr(f, '__name__', type(f).__name__)}(\n" + '\n'.join(lines)
+
+def show_doc_renderer(sym, # what `show_doc` documents
+                      name:str|None=None, # the name to show; `None`: `sym`'s
+                      title_level:int=3, # the heading level
+                     ): # nbdev's markdown renderer, its signature from `signature_text`
+    "nbdev's `show_doc` markdown with `signature_text`'s signature; nbdev is imported here, not with the module."
+    from nbdev.showdoc import BasicMarkdownRenderer
+    r = BasicMarkdownRenderer(sym, name=name, title_level=title_level)
+    if r.dm.params or r.dm.dm.get('return'): r.dm = signature_text(r.sym)
+    return r
