@@ -132,6 +132,36 @@ def notebook_problems(nbs):
                               f"drop them with `python .ci/postrender.py --strip-bars nbs/{nb.name}`")
     return probs
 
+def import_cell_problems(nbs):
+    """Cells that nbdev's docs would fail to run: nbdev runs every cell with an import on its own, with none of the
+    cells before it, so a name such a cell uses from an earlier cell is a NameError there that stops the build."""
+    import ast, builtins
+    probs = []
+    for nb in nbs:
+        for i, c in enumerate(json.loads(nb.read_text())['cells']):
+            src = ''.join(c['source']) if c['cell_type'] == 'code' else ''
+            if (not src or 'nbdev_export()' in src
+                    or re.search(r'^#\|\s*(export|exports|exporti|exec_doc)\b|^#\|\s*eval:\s*false', src, re.M)):
+                continue
+            try: tree = ast.parse('\n'.join(l for l in src.splitlines() if not l.startswith(('%', '!'))))
+            except SyntaxError: continue
+            if not any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(tree)): continue
+            bound, used = set(dir(builtins)), []
+            for st in tree.body:  # what runs when the cell runs: not the bodies of the functions it defines
+                run = ([*st.decorator_list, *getattr(st.args, 'defaults', []), *getattr(st, 'bases', [])]
+                       if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else [st])
+                used += [n.id for r in run for n in ast.walk(r) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                         and n.id not in bound]
+                bound |= {n.id for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                bound |= {(a.asname or a.name).split('.')[0] for a in getattr(st, 'names', [])
+                          if isinstance(st, (ast.Import, ast.ImportFrom))}
+                if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)): bound.add(st.name)
+            if (missing := sorted(set(used) - bound)) and not any(isinstance(st, ast.ImportFrom) and
+                                                                 any(a.name == '*' for a in st.names) for st in tree.body):
+                probs.append(f"nbs/{nb.name}: cell {c.get('id', i)} imports and uses {', '.join(missing)} from earlier "
+                             f"cells: nbdev's docs run it alone and it fails there; move the import into an import cell")
+    return probs
+
 def readme_shape_problems():
     "README.md as GitHub and PyPI show it: no <style>/<script>; links and images absolute URLs."
     text, probs = README.read_text(), []
@@ -289,13 +319,15 @@ def main():
         sys.exit("FAIL docs: quarto is not on PATH: get it from https://quarto.org/docs/get-started/ or with "
                  ".venv/bin/nbdev_install_quarto (make puts ../shared/quarto's on PATH when it is there)")
     before = README.read_text() if README.exists() else ''
+    nbs = sorted(nbglob(as_path=True))
+    if early := import_cell_problems(nbs):
+        sys.exit('\n'.join(["FAIL docs: the build would stop here:", *(f"  - {p}" for p in early)]))
     if not args.no_build:
         sh('nbdev_readme')
         sh('nbdev_docs')
         post = subprocess.run([sys.executable, str(ROOT/'.ci/postrender.py'), '--readme', str(README)])
         if post.returncode: sys.exit(f"FAIL docs: .ci/postrender.py --readme exited with {post.returncode}")
     t1 = time.perf_counter()
-    nbs = sorted(nbglob(as_path=True))
     probs = (readme_problems(before) + readme_shape_problems() + name_problems() + error_problems(nbs)
              + notebook_problems(nbs) + link_problems() + search_problems() + browser_problems(args.screenshots))
     secs = f"build {t1-t0:.0f} s, checks {time.perf_counter()-t1:.0f} s"

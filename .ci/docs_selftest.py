@@ -7,7 +7,7 @@ Every planted defect must be reported (it exits 1 naming any that is not): a mar
 to a missing anchor, a link to the site's own absolute URL, an image without alt text, a code block wider than the
 column at 1280 px, an element wider than the screen at 390 px, a script from another host and the console errors
 it causes, no favicon; README.md with a <style> block and relative links; a notebook with a code line over 100
-characters and a progress-bar leftover; TeX in the search index. The copies live in a temporary folder; nothing in the repository changes.
+characters and a progress-bar leftover; TeX in the search index; a cell that imports and uses an earlier cell's name. The copies live in a temporary folder; nothing in the repository changes.
 """
 import json, re, shutil, sys, tempfile
 from pathlib import Path
@@ -20,7 +20,7 @@ WANT = {'markdown link': "markdown link shown as text: '[a markdown link]", 'anc
         'other host': 'request to another host: https://cdn.example.com', 'console error': 'define is not defined',
         'favicon': 'no favicon', 'README <style>': 'has a <style> block', 'README relative': 'relative link(s)',
         'long code line': 'code line(s) over 100', 'progress-bar leftover': 'progress-bar leftovers',
-        'TeX in search': 'raw TeX in a search result'}
+        'TeX in search': 'raw TeX in a search result', 'import cell': 'imports and uses batches'}
 
 def main():
     tmp = Path(tempfile.mkdtemp())
@@ -42,8 +42,11 @@ def main():
         cell = next(c for c in nb['cells'] if c['cell_type'] == 'code')
         cell['source'] = cell['source'] + ['\nz = 1  # ' + 'w' * 120]
         cell['outputs'] = [{'output_type': 'display_data', 'data': {'text/html': ['']}, 'metadata': {}}]
+        nb['cells'].append(dict(cell_type='code', id='planted', metadata={}, outputs=[], execution_count=None,
+                                source=['from itertools import islice\n', 'few = list(islice(batches, 3))']))
         (tmp/'00_files.ipynb').write_text(json.dumps(nb))
-        probs = (docs.readme_shape_problems() + docs.notebook_problems([tmp/'00_files.ipynb']) + docs.link_problems()
+        probs = (docs.readme_shape_problems() + docs.notebook_problems([tmp/'00_files.ipynb'])
+                 + docs.import_cell_problems([tmp/'00_files.ipynb']) + docs.link_problems()
                  + docs.search_problems() + docs.browser_problems())
     finally: shutil.rmtree(tmp, ignore_errors=True)
     planted = [p for p in probs if 'files.html' in p or 'README' in p or 'favicon' in p or '00_files' in p]
