@@ -84,7 +84,9 @@ def search_without_tex(out:Path, htmls):
             if not tex: continue
             shown = H.unescape(re.sub(r'<[^>]+>', '', ANNOTATION.sub('', m)))
             shown = re.sub(r'\s+', '', shown)
-            pairs.add((shown + H.unescape(tex.group(1)).strip(), shown))
+            tex = H.unescape(tex.group(1)).strip()
+            pairs.add((shown + tex, shown))  # the index holds text, with < > & escaped or not
+            pairs.add((H.escape(shown, quote=False) + H.escape(tex, quote=False), H.escape(shown, quote=False)))
     pairs = sorted(pairs, key=lambda p: len(p[0]), reverse=True)
     entries, n = json.loads(idx.read_text(encoding='utf-8')), 0
     for e in entries:

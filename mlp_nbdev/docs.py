@@ -39,13 +39,14 @@ SIG_WIDTH = 100  # the longest line of a signature on the pages, as of the noteb
 def signature_text(f, # a function or class with docments
                    width:int=SIG_WIDTH, # the longest line
                   )->str: # `def f(` ... `)->anno:`, a parameter a line, long comments above
-    "`f`'s signature as nbdev's pages show it, each comment after its parameter, or above it when too long."
+    "`f`'s signature as the pages show it, each comment after its parameter or, if too long, above."
     from fastcore.docments import DocmentText  # the renderer's own parameter and return formatting
     dt, lines = DocmentText(f, docstring=False), []
     def add(line, doc):  # `line` with `doc` after it, or `doc` wrapped above it
         doc = ' '.join(str(doc or '').split())
         if doc and len(line) + 3 + len(doc) <= width: lines.append(f"{line} # {doc}"); return
-        if doc: lines.extend(textwrap.wrap(doc, width, initial_indent='    # ', subsequent_indent='    # '))
+        if doc: lines.extend(textwrap.wrap(doc, width, initial_indent='    # ',
+                                           subsequent_indent='    # '))
         lines.append(line)
     for fmt, doc in dt.params: add(f"    {fmt},", doc)
     ret, ret_doc = dt._ret_str.partition(' # ')[::2]
@@ -56,7 +57,7 @@ def show_doc_renderer(sym, # what `show_doc` documents
                       name:str|None=None, # the name to show; `None`: `sym`'s
                       title_level:int=3, # the heading level
                      ): # nbdev's markdown renderer, its signature from `signature_text`
-    "nbdev's `show_doc` markdown with `signature_text`'s signature; nbdev is imported here, not with the module."
+    "nbdev's `show_doc` markdown with `signature_text`'s signature (nbdev imported only here)."
     from nbdev.showdoc import BasicMarkdownRenderer
     r = BasicMarkdownRenderer(sym, name=name, title_level=title_level)
     if r.dm.params or r.dm.dm.get('return'): r.dm = signature_text(r.sym)
