@@ -86,7 +86,8 @@ def search_without_tex(out:Path, htmls):
             shown = re.sub(r'\s+', '', shown)
             tex = H.unescape(tex.group(1)).strip()
             pairs.add((shown + tex, shown))  # the index holds text, with < > & escaped or not
-            pairs.add((H.escape(shown, quote=False) + H.escape(tex, quote=False), H.escape(shown, quote=False)))
+            for esc in (lambda t: H.escape(t, quote=False), lambda t: t.replace('<', '&lt;').replace('>', '&gt;')):
+                pairs.add((esc(shown) + esc(tex), esc(shown)))
     pairs = sorted(pairs, key=lambda p: len(p[0]), reverse=True)
     entries, n = json.loads(idx.read_text(encoding='utf-8')), 0
     for e in entries:
