@@ -60,5 +60,5 @@ def show_doc_renderer(sym, # what `show_doc` documents
     "nbdev's `show_doc` markdown with `signature_text`'s signature (nbdev imported only here)."
     from nbdev.showdoc import BasicMarkdownRenderer
     r = BasicMarkdownRenderer(sym, name=name, title_level=title_level)
-    if r.dm.params or r.dm.dm.get('return'): r.dm = signature_text(r.sym)
+    if max(map(len, str(r.dm).splitlines()), default=0) > SIG_WIDTH: r.dm = signature_text(r.sym)
     return r
