@@ -211,6 +211,7 @@ MD_LINK = re.compile(r'\[[^\[\]\n]{1,200}\]\((?:https?://|\.{0,2}/?[\w.-]+\.(?:h
 WIDTHS = (1280, 390)
 # run in each page: what overflows, images without alt text, the text a reader sees
 PROBE = r"""() => {
+  const SHRINK = 1.4;
   const out = {overflow: [], wide: [], noalt: [], page: document.documentElement.scrollWidth, view: window.innerWidth};
   const main = document.querySelector('main') || document.body;
   const what = e => (e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' "' +
@@ -238,6 +239,12 @@ PROBE = r"""() => {
   }
   for (const i of document.querySelectorAll('img'))
     if (!(i.getAttribute('alt') || '').trim()) out.noalt.push(i.getAttribute('src'));
+  out.shrunk = [];  // a figure drawn much wider than it is shown: its text shrinks with it
+  for (const i of main.querySelectorAll('img')) {
+    const shown = i.getBoundingClientRect().width;
+    if (shown > 0 && i.naturalWidth > SHRINK * shown)
+      out.shrunk.push(i.getAttribute('src') + ': drawn ' + i.naturalWidth + ' px wide, shown at ' + Math.round(shown));
+  }
   out.text = document.body.innerText;
   const prose = document.body.cloneNode(true);  // the text outside code and maths, for raw TeX
   for (const e of prose.querySelectorAll('code, pre, script, style, math, textarea')) e.remove();
@@ -295,6 +302,8 @@ def browser_problems(shots=None):
                         probs += [f"{name}: markdown link shown as text: {m[0][:120]!r}" for m in MD_LINK.finditer(r['text'])]
                         probs += [f"{name}: image without alt text: {s}" for s in r['noalt']]
                         probs += [f"{where}: wider than its column: {o}" for o in r['overflow']]
+                        probs += [f"{where}: {o}, its text shrunk: draw it narrower or give its cell "
+                                  f"`#| column: page`" for o in r['shrunk']]
                         if m := TEX.search(r['prose']):
                             probs.append(f"{name}: raw TeX a reader sees: {r['prose'][max(0, m.start()-40):m.end()+40].strip()!r} "
                                          f"(maths goes in $...$ or $$...$$ in markdown; html-math-method: mathml typesets it)")

@@ -7,7 +7,7 @@ Every planted defect must be reported (it exits 1 naming any that is not): a mar
 to a missing anchor, a link to the site's own absolute URL, an image without alt text, a code block wider than the
 column at 1280 px, an element wider than the screen at 390 px, a script from another host and the console errors
 it causes, no favicon; README.md with a <style> block and relative links; a notebook with a code line over 100
-characters and a progress-bar leftover; TeX in the search index; a cell that imports and uses an earlier cell's name. The copies live in a temporary folder; nothing in the repository changes.
+characters and a progress-bar leftover; TeX in the search index; a cell that imports and uses an earlier cell's name; a figure drawn 10 times wider than shown. The copies live in a temporary folder; nothing in the repository changes.
 """
 import json, re, shutil, sys, tempfile
 from pathlib import Path
@@ -20,7 +20,7 @@ WANT = {'markdown link': "markdown link shown as text: '[a markdown link]", 'anc
         'other host': 'request to another host: https://cdn.example.com', 'console error': 'define is not defined',
         'favicon': 'no favicon', 'README <style>': 'has a <style> block', 'README relative': 'relative link(s)',
         'long code line': 'code line(s) over 100', 'progress-bar leftover': 'progress-bar leftovers',
-        'TeX in search': 'raw TeX in a search result', 'import cell': 'imports and uses batches'}
+        'TeX in search': 'raw TeX in a search result', 'import cell': 'imports and uses batches', 'shrunk figure': 'its text shrunk'}
 
 def main():
     tmp = Path(tempfile.mkdtemp())
@@ -29,7 +29,7 @@ def main():
         page = docs.DOCS/'files.html'
         h = page.read_text().replace('</main>', '''<p>[a markdown link](https://example.com/x)</p>
 <a href="loop.html#no-such-anchor">x</a> <a href="https://mlp-nbdev.github.io/mlp_nbdev/loop.html">abs</a>
-<img src="favicon.svg"><div class="sourceCode"><pre><code>x = 1  # ''' + 'y' * 150 + '''</code></pre></div>
+<img src="favicon.svg"><img alt="wide" src="data:image/svg+xml;utf8,<svg xmlns=%22http://www.w3.org/2000/svg%22 width=%223000%22 height=%2210%22/>" style="width:300px"><div class="sourceCode"><pre><code>x = 1  # ''' + 'y' * 150 + '''</code></pre></div>
 <p><span style="display:inline-block;width:900px">wide</span></p>
 <script src="https://cdn.example.com/require.js"></script><script>define("x")</script></main>''', 1)
         page.write_text(re.sub(r'<link href="./favicon.svg"[^>]*>', '', h))
