@@ -127,7 +127,7 @@ def bar_leftover(o):
     "fastprogress 1.0's trace in a saved output: the emptied bar (an empty HTML output) or its <style> block."
     if o.get('output_type') != 'display_data': return False
     html = ''.join(o.get('data', {}).get('text/html', ['x'])).strip()
-    return html == '' or (html.startswith('<style') and html.endswith('</style>') and 'progress' in html)
+    return html == '' or (html.startswith('<style') and 'progress' in html)
 
 def strip_bars(paths):
     import json
